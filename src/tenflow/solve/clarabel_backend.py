@@ -19,7 +19,7 @@ from tenflow.solve.program import Program, Solution
 try:  # pragma: no cover - import guard
     import clarabel
 except ImportError:  # pragma: no cover
-    clarabel = None
+    clarabel = None  # type: ignore[assignment]
 
 
 def solve_clarabel(prog: Program, *, relax_integers: bool = False, verbose: bool = False,
@@ -36,11 +36,11 @@ def solve_clarabel(prog: Program, *, relax_integers: bool = False, verbose: bool
     ge = np.isfinite(lo) & ~eq
     le = np.isfinite(hi) & ~eq
     lb, ub = prog.lb, prog.ub
-    I = sp.identity(n, format="csr")
+    eye = sp.identity(n, format="csr")
     vlo = np.isfinite(lb)
     vhi = np.isfinite(ub)
     fixed = vlo & vhi & (lb == ub)
-    blocks_A = [A[eq], I[fixed], -A[ge], -I[vlo & ~fixed], A[le], I[vhi & ~fixed]]
+    blocks_A = [A[eq], eye[fixed], -A[ge], -eye[vlo & ~fixed], A[le], eye[vhi & ~fixed]]
     blocks_b = [lo[eq], lb[fixed], -lo[ge], -lb[vlo & ~fixed], hi[le], ub[vhi & ~fixed]]
     n_zero = int(eq.sum() + fixed.sum())
     n_nonneg = int(ge.sum() + (vlo & ~fixed).sum() + le.sum() + (vhi & ~fixed).sum())

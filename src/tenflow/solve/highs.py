@@ -23,7 +23,7 @@ from tenflow.solve.program import Program, Solution
 try:  # pragma: no cover - import guard
     import highspy
 except ImportError:  # pragma: no cover
-    highspy = None
+    highspy = None  # type: ignore[assignment]
 
 
 _STATUS = {
@@ -95,7 +95,7 @@ class HighsSolver:
         if P is not None:
             T = sp.triu(P, format="csc")
             T.sort_indices()
-            self.h.passHessian(n, T.nnz, highspy.HessianFormat.kTriangular,
+            self.h.passHessian(n, T.nnz, int(highspy.HessianFormat.kTriangular),
                                T.indptr.astype(np.int32), T.indices.astype(np.int32), T.data.astype(float))
 
     def add_rows(self, A: sp.spmatrix, lo: np.ndarray, hi: np.ndarray) -> None:
