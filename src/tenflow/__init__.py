@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from tenflow import cases  # noqa: E402
 from tenflow.case import Case, load_case  # noqa: E402
+from tenflow.hfgt import build_nets  # noqa: E402
 
 __all__ = ["CaseError", "InfeasibleError", "SolverError", "TenflowError", "__version__"]
-__all__ += ["Case", "cases", "load_case"]
+__all__ += ["Case", "build_nets", "cases", "load_case"]
