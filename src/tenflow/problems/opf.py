@@ -1,0 +1,501 @@
+"""Standalone multi-period IV-AC optimal power flow (omtepf.md §3.6–3.8, §3.10, §5.3).
+
+:func:`build_opf` lists the blocks (like PowerModels' ``build_opf_iv``); :func:`solve` runs it with
+Clarabel and handles the demand revenue (the only non-convex term) by the convex–concave procedure
+(§3.10 option 2) or exactly with SCIP (option 1). :func:`scan_opf` is the global reference for
+single-generator networks (§3.10 option 4). :func:`bus_prices` returns locational marginal prices per
+unit of active power (mess.md §5.3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from tenflow.errors import CaseError, InfeasibleError, SolverError
+from tenflow.formulations import ivacopf as iv
+from tenflow.formulations.grid_data import GridData, grid_from_case
+from tenflow.solve.program import Program, Solution
+
+Array = np.ndarray
+
+
+# ---------------------------------------------------------------------------------------------- build
+def build_opf(grid: GridData, steps: Sequence[int] | Array | None = None, *, revenue: str = "tangent",
+              v_hat: Array | None = None) -> tuple[Program, iv.IVNetwork]:
+    """The multi-period IV-ACOPF program: min ``sum_k C_G[k] - R_D[k]`` (eq. 61–65) subject to
+
+    * KCL real/imag per bus and step, Ohm's law and admittance loads eliminated (eq. 47–54),
+    * generator current box and quartic cost via rotated-cone epigraphs (eq. 62, §3.10),
+    * ``|V| <= vmax`` (SOC, eq. 56), secant ``Vr >= vmin cos theta`` (eq. 57), ``Vi_ref = 0`` (eq. 55),
+    * one-way lines ``Re I_f >= 0`` and optional line current limits (§3.6 items 5–6),
+    * demand revenue tangent at ``v_hat`` (§3.10 option 2) or none.
+    """
+    prog = Program(f"opf:{grid.name}")
+    net = iv.add_iv_network(prog, grid, steps, revenue=revenue, v_hat=v_hat)
+    return prog, net
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class OPFResult:
+    """Solution of a multi-period OPF. Arrays are ``(S, ·)`` over the solved step positions ``steps``.
+
+    ``objective`` is the TRUE objective ``sum C_G - R_D`` (exact quartic cost and exact revenue), also per
+    step in ``objective_steps``; ``lam`` are the complex KCL duals of the final convex (sub)problem
+    (``d objective / d withdrawn current``), ``lmp`` the price per unit of active power.
+    """
+
+    grid: GridData
+    steps: Array
+    V: Array
+    Ig: Array
+    lam: Array
+    lmp: Array
+    objective: float
+    objective_steps: Array
+    method: str
+    iterations: int
+    status: str = "optimal"
+    solver: str = "clarabel"
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    history: list[float] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step_labels(self) -> pd.Index:
+        return self.grid.steps[self.steps]
+
+    def line_currents(self) -> tuple[Array, Array]:
+        """Complex currents at the from and to ends ``(S, L)`` (pi model)."""
+        yff, yft, ytf, ytt = self.grid.line_admittances()
+        Vf, Vt = self.V[:, self.grid.line_from], self.V[:, self.grid.line_to]
+        return yff * Vf + yft * Vt, ytf * Vf + ytt * Vt
+
+    def load_currents(self) -> Array:
+        g = self.grid
+        Y = (g.load_G + 1j * g.load_B)[self.steps]
+        return Y * self.V[:, g.load_bus]
+
+    def kcl_residual(self) -> float:
+        """Max |KCL mismatch| with the complex bus admittance matrix (independent of the real split)."""
+        g = self.grid
+        Yl = g.ybus_lines()
+        Yd = g.load_admittance()[self.steps]
+        out = np.asarray(Yl @ self.V.T).T + Yd * self.V
+        inj = g.fixed_injection()[self.steps].copy()
+        np.add.at(inj.T, g.gen_bus, self.Ig.T)
+        return float(np.max(np.abs(out - inj)))
+
+
+# ---------------------------------------------------------------------------------------------- solve
+def _as_grid(case_or_grid: Any) -> GridData:
+    if isinstance(case_or_grid, GridData):
+        return case_or_grid.validate()
+    if isinstance(case_or_grid, (str, Path)):
+        return load_grid(case_or_grid)
+    return grid_from_case(case_or_grid)
+
+
+def load_grid(name_or_path: str | Path, **kwargs: Any) -> GridData:
+    """A grid from a built-in case name, a case folder, or a pandapower feeder name (``case33bw``,
+    ``cigre-mv``; :mod:`tenflow.case.pandapower_import`)."""
+    from tenflow.case import pandapower_import as ppi
+
+    if isinstance(name_or_path, str) and name_or_path in ppi.FEEDERS:
+        return ppi.FEEDERS[name_or_path](**kwargs)
+    import tenflow
+
+    folder = tenflow.cases.resolve(name_or_path)
+    return grid_from_case(tenflow.load_case(folder))
+
+
+def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, revenue: str = "ccp",
+          starts: Sequence[float] = (1.0,), max_iter: int = 50, rtol: float = 1e-9, tol: float = 1e-9,
+          diagnose: bool = True) -> OPFResult:
+    """Solve the multi-period IV-ACOPF of a case, a :class:`GridData`, or a built-in/feeder name.
+
+    Parameters
+    ----------
+    case_or_grid
+        :class:`tenflow.case.Case`, :class:`GridData`, built-in case name / folder, or ``"case33bw"`` /
+        ``"cigre-mv"``.
+    steps
+        Step positions to solve (default all). Steps are independent (no inter-temporal coupling).
+    revenue
+        ``"ccp"`` (default): convex–concave procedure (§3.10 option 2) — each iteration re-linearises the
+        demand revenue at the previous voltages and solves the convex conic program with Clarabel, until the
+        true objective stops decreasing (relative change ``< rtol``); ``"tangent"``: one convex solve with the
+        tangent at flat voltage; ``"exact"``: non-convex global solve with SCIP (option 1, needs
+        ``pyscipopt``), prices from a final convex iteration at the SCIP optimum; ``"none"``: no demand
+        revenue in the objective (convex, exact).
+    starts
+        Flat linearisation voltages of the CCP; with several, each step keeps its best true objective and a
+        final CCP run starts from that combination (steps are separable).
+    max_iter, rtol, tol
+        CCP iteration limit and stopping tolerance; solver tolerance.
+    diagnose
+        On infeasibility, solve steps separately and relax the voltage bounds to name the infeasible steps
+        and binding buses in the raised :class:`InfeasibleError`.
+    """
+    grid = _as_grid(case_or_grid)
+    st = np.arange(grid.K) if steps is None else np.asarray(steps, dtype=int)
+    if revenue not in ("ccp", "tangent", "exact", "none"):
+        raise CaseError(f"revenue must be one of ccp, tangent, exact, none (got {revenue!r})", field="revenue")
+    if revenue == "exact":
+        from tenflow.solve.scip_backend import solve_opf_exact
+
+        return solve_opf_exact(grid, st)
+    t0 = time.perf_counter()
+    prog, net = build_opf(grid, st, revenue="none" if revenue == "none" else "tangent",
+                          v_hat=np.full((len(st), grid.n_bus), complex(starts[0])))
+    session = ConicSession(prog, tol=tol)
+    build_s = time.perf_counter() - t0
+    solve_s = 0.0
+    history: list[float] = []
+    iterations = 0
+
+    def one(v_hat: Array | None) -> tuple[Solution, Array, Array, Array]:
+        nonlocal solve_s, iterations
+        if v_hat is not None:
+            iv.update_revenue_tangent(prog, net, v_hat)
+        t1 = time.perf_counter()
+        sol = session.solve()
+        solve_s += time.perf_counter() - t1
+        iterations += 1
+        if sol.status != "optimal":
+            if sol.status == "infeasible" and diagnose:
+                raise diagnose_infeasibility(grid, st)
+            if sol.status == "infeasible":
+                raise InfeasibleError(f"OPF of '{grid.name}' is infeasible")
+            raise SolverError(f"Clarabel returned status '{sol.status}' ({sol.info.get('clarabel_status')}) "
+                              f"for the OPF of '{grid.name}'")
+        V = net.voltages(sol.x)
+        Ig = net.gen_currents(sol.x)
+        per = iv.true_objective(grid, V, Ig, st)
+        return sol, V, Ig, per
+
+    def ccp(v0: Array) -> tuple[Solution, Array, Array, Array]:
+        sol, V, Ig, per = one(v0)
+        history.append(float(per.sum()))
+        if revenue != "ccp" or net.revenue_slot is None:
+            return sol, V, Ig, per
+        for _ in range(max_iter - 1):
+            sol2, V2, Ig2, per2 = one(V)
+            history.append(float(per2.sum()))
+            prev = float(per.sum())
+            sol, V, Ig, per = sol2, V2, Ig2, per2
+            if abs(prev - float(per.sum())) <= rtol * (1.0 + abs(prev)):
+                break
+        return sol, V, Ig, per
+
+    S, N = len(st), grid.n_bus
+    best = None
+    for s0 in starts:
+        res = ccp(np.full((S, N), complex(s0)))
+        if best is None:
+            best = res
+        else:
+            better = res[3] < best[3] - 1e-12
+            if np.any(better):
+                V = np.where(better[:, None], res[1], best[1])
+                best = None
+                best = ccp(V)
+    assert best is not None
+    sol, V, Ig, per = best
+    if len(starts) > 1 and revenue == "ccp":
+        # duals of a convex subproblem linearised at the returned point (envelope theorem at a CCP fixed point)
+        sol, V, Ig, per = one(V)
+    lam = net.kcl_duals(sol.row_duals) if sol.row_duals is not None else np.full((S, N), np.nan)
+    return OPFResult(grid=grid, steps=st, V=V, Ig=Ig, lam=lam, lmp=iv.bus_lmp(V, lam), objective=float(per.sum()),
+                     objective_steps=per, method=revenue, iterations=iterations, build_s=build_s, solve_s=solve_s,
+                     history=history, info={"program": prog.size_summary()})
+
+
+def bus_prices(case_or_grid: Any, **kwargs: Any) -> pd.DataFrame:
+    """Locational marginal prices per unit of active power, tidy ``(bus, step, lmp)`` (mess.md §5.3).
+
+    Runs :func:`solve` (keyword arguments are passed on) and converts the KCL duals:
+    ``LMP_n = (lambda^r_n Vr_n + lambda^i_n Vi_n) / |V_n|^2``.
+    """
+    res = case_or_grid if isinstance(case_or_grid, OPFResult) else solve(case_or_grid, **kwargs)
+    g = res.grid
+    S, N = res.lmp.shape
+    return pd.DataFrame({"bus": np.tile(np.asarray(g.buses), S), "step": np.repeat(np.asarray(res.step_labels), N),
+                         "lmp": res.lmp.ravel()})
+
+
+# ---------------------------------------------------------------------------------------------- diagnosis
+def diagnose_infeasibility(grid: GridData, steps: Array) -> InfeasibleError:
+    """Name the infeasible steps (solved separately) and the buses whose voltage bounds must be relaxed.
+
+    For each infeasible step a relaxed problem with slacks ``sigma_n >= 0`` on the voltage bounds
+    (``|V_n| <= vmax_n + sigma_n``, ``Vr_n >= vmin_n cos theta - sigma_n``) minimises ``sum sigma``;
+    buses with positive slack are reported.
+    """
+    details: list[str] = []
+    bad_steps = []
+    for s in steps:
+        prog, _ = build_opf(grid, [s], revenue="none")
+        sol = ConicSession(prog, tol=1e-8).solve()
+        if sol.status == "infeasible":
+            bad_steps.append(int(s))
+    if not bad_steps:
+        return InfeasibleError(f"OPF of '{grid.name}' is infeasible over the horizon but every step is feasible "
+                               "alone (numerical trouble?)")
+    for s in bad_steps:
+        buses = _relaxed_voltage_buses(grid, s)
+        label = grid.steps[s]
+        if buses is None:
+            details.append(f"step {label}: infeasible even with relaxed voltage bounds (generator current box, "
+                           "one-way lines or line limits)")
+        else:
+            txt = ", ".join(f"{b} ({kind} by {v:.4g} p.u.)" for b, kind, v in buses)
+            details.append(f"step {label}: voltage bounds cannot be met at bus(es) {txt}")
+    return InfeasibleError(f"OPF of '{grid.name}' is infeasible in {len(bad_steps)} of {len(steps)} steps: "
+                           f"{[grid.steps[s] for s in bad_steps]}", details)
+
+
+def _relaxed_voltage_buses(grid: GridData, s: int) -> list[tuple[Any, str, float]] | None:
+    N = grid.n_bus
+    relaxed = grid.with_options(vmin=np.zeros(N), vmax=np.full(N, 1e3))
+    prog = Program("opf-relaxed")
+    net = iv.add_iv_network(prog, relaxed, [s], revenue="none")
+    # drop the generator cost: only the voltage slacks count
+    prog._c.clear()
+    prog._P.clear()
+    prog.const = 0.0
+    lo = grid.vmin * np.cos(np.deg2rad(grid.secant_theta_deg))
+    sig_lo = prog.add_vars("sig_lo", N, lb=0.0)
+    sig_hi = prog.add_vars("sig_hi", N, lb=0.0)
+    prog.add_objective(sig_lo, 1.0)
+    prog.add_objective(sig_hi, 1.0)
+    V = net.V
+    sel = sp.csr_matrix((np.ones(N), (np.arange(N), np.arange(N))), shape=(N, V.size))
+    prog.add_rows("vlo", [(V, sel), (sig_lo, sp.identity(N))], lo=lo)
+    for n in range(N):
+        F = sp.csr_matrix(([1.0], ([0], [sig_hi.start + n])), shape=(1, prog.n))
+        G = sp.csr_matrix(([1.0, 1.0], ([0, 1], [V.start + n, V.start + N + n])), shape=(2, prog.n))
+        prog.add_soc("vhi", F, grid.vmax[n], G, 0.0)
+    sol = ConicSession(prog, tol=1e-8).solve()
+    if sol.status != "optimal":
+        return None
+    out: list[tuple[Any, str, float]] = []
+    lo_v, hi_v = sol["sig_lo"], sol["sig_hi"]
+    for n in np.flatnonzero(lo_v > 1e-6):
+        out.append((grid.buses[n], "below vmin", float(lo_v[n])))
+    for n in np.flatnonzero(hi_v > 1e-6):
+        out.append((grid.buses[n], "above vmax", float(hi_v[n])))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- 1-D scan
+def scan_opf(grid: GridData, steps: Sequence[int] | Array | None = None, *, n_points: int = 2001,
+             v_range: tuple[float, float] = (0.88, 1.1), refine_points: int = 2001,
+             feas_tol: float = 1e-9) -> pd.DataFrame:
+    """Exact global reference for single-generator networks (omtepf.md §3.10 option 4).
+
+    With one generator at the reference bus each step has one degree of freedom, the generator voltage
+    ``Vg`` (real). For every ``Vg`` on a grid of ``n_points`` in ``v_range`` the complex ``N x N`` system
+    "KCL at every non-generator bus, ``V_g = Vg``" is solved (one LU, all points as right-hand sides),
+    the generator current follows from KCL at its bus, and the point is kept when all constraints hold
+    (``|V| <= vmax``, secant, one-way lines, generator box, line limits). The best feasible point is refined
+    by a second scan of ``refine_points`` between its neighbours. Returns per step: ``v_gen``,
+    ``objective`` (true ``C_G - R_D``), ``grid_step`` (final spacing), ``tol`` (largest objective change to
+    a neighbouring fine point = grid tolerance), ``n_feasible``.
+    """
+    grid.validate()
+    if grid.n_gen != 1 or grid.gen_bus[0] != grid.ref_bus:
+        raise CaseError("the 1-D scan needs exactly one generator located at the reference bus", code="E-SCAN")
+    st = np.arange(grid.K) if steps is None else np.asarray(steps, dtype=int)
+    gb = int(grid.gen_bus[0])
+    Yl = grid.ybus_lines().toarray()
+    Yd = grid.load_admittance()
+    inj_all = grid.fixed_injection()
+    lo_r = grid.vmin * np.cos(np.deg2rad(grid.secant_theta_deg))
+    rows = []
+    for s in st:
+        Y = Yl + np.diag(Yd[s])
+        A = Y.copy()
+        A[gb, :] = 0.0
+        A[gb, gb] = 1.0
+        inj = inj_all[s]
+
+        x = np.linspace(v_range[0], v_range[1], n_points)
+        feas, obj, _ = _scan_eval(grid, int(s), A, Y, inj, lo_r, x, feas_tol)
+        if not feas.any():
+            rows.append({"step": grid.steps[s], "v_gen": np.nan, "objective": np.nan, "grid_step": np.nan,
+                         "tol": np.nan, "n_feasible": 0})
+            continue
+        i = int(np.argmin(np.where(feas, obj, np.inf)))
+        a, b = x[max(i - 1, 0)], x[min(i + 1, n_points - 1)]
+        xf = np.linspace(a, b, refine_points)
+        ff, of, _ = _scan_eval(grid, int(s), A, Y, inj, lo_r, xf, feas_tol)
+        of = np.where(ff, of, np.inf)
+        j = int(np.argmin(of))
+        nb = [of[jj] for jj in (j - 1, j + 1) if 0 <= jj < refine_points and np.isfinite(of[jj])]
+        tol_obj = max((abs(v - of[j]) for v in nb), default=0.0)
+        rows.append({"step": grid.steps[s], "v_gen": float(xf[j]), "objective": float(of[j]),
+                     "grid_step": float(xf[1] - xf[0]), "tol": float(tol_obj), "n_feasible": int(feas.sum())})
+    return pd.DataFrame(rows)
+
+
+def _scan_eval(grid: GridData, s: int, A: Array, Y: Array, inj: Array, lo_r: Array, vg: Array,
+               feas_tol: float) -> tuple[Array, Array, Array]:
+    """Feasibility and true objective of the scan points ``vg`` of step position ``s`` (see scan_opf)."""
+    gb = int(grid.gen_bus[0])
+    yff, yft, ytf, ytt = grid.line_admittances()
+    rhs = np.repeat(inj[:, None], len(vg), axis=1).astype(complex)
+    rhs[gb, :] = vg
+    V = np.linalg.solve(A, rhs).T  # (P, N): one LU, all points as right-hand sides
+    Ig = (V @ Y[gb, :]) - inj[gb]
+    feas = np.all(np.abs(V) <= grid.vmax + feas_tol, axis=1)
+    feas &= np.all(V.real >= lo_r - feas_tol, axis=1)
+    If = yff * V[:, grid.line_from] + yft * V[:, grid.line_to]
+    It = ytf * V[:, grid.line_from] + ytt * V[:, grid.line_to]
+    if np.any(grid.line_one_way):
+        feas &= np.all(If.real[:, grid.line_one_way] >= -feas_tol, axis=1)
+    lim = np.isfinite(grid.line_i_max)
+    if np.any(lim):
+        feas &= np.all(np.abs(If[:, lim]) <= grid.line_i_max[lim] + feas_tol, axis=1)
+        feas &= np.all(np.abs(It[:, lim]) <= grid.line_i_max[lim] + feas_tol, axis=1)
+    feas &= (Ig.real >= grid.gen_ir_min[0] - feas_tol) & (Ig.real <= grid.gen_ir_max[0] + feas_tol)
+    feas &= (Ig.imag >= grid.gen_ii_min[0] - feas_tol) & (Ig.imag <= grid.gen_ii_max[0] + feas_tol)
+    obj = iv.true_objective(grid, V, Ig[:, None], np.full(len(vg), s))
+    return feas, obj, V
+
+
+# ---------------------------------------------------------------------------------------------- fast conic path
+class ConicSession:
+    """Clarabel data of a :class:`Program` converted once (cones stacked in bulk), re-solvable with new
+    linear objective coefficients (one convex–concave iteration changes only ``c`` and ``const``).
+
+    Same conventions as :func:`tenflow.solve.solve_clarabel` (row duals ``d objective / d active bound``);
+    it exists because that backend stacks each cone separately (≈0.25 ms per cone, i.e. 0.4 s for the
+    1 600 cones of the 57-step Symmetrica-lite OPF, 6x Clarabel's own solve time). Cone matrices narrower
+    than the program (cones added before later variables) are padded.
+    """
+
+    def __init__(self, prog: Program, tol: float = 1e-9, max_iter: int = 200) -> None:
+        import clarabel
+
+        self.prog = prog
+        self.tol = tol
+        self.max_iter = max_iter
+        n = prog.n
+        A = sp.csr_matrix(prog.A)
+        lo, hi = prog.row_lo, prog.row_hi
+        eq = np.isfinite(lo) & np.isfinite(hi) & (lo == hi)
+        ge = np.isfinite(lo) & ~eq
+        le = np.isfinite(hi) & ~eq
+        lb, ub = prog.lb, prog.ub
+        Id = sp.identity(n, format="csr")
+        vlo, vhi = np.isfinite(lb), np.isfinite(ub)
+        fixed = vlo & vhi & (lb == ub)
+        blocks_A = [A[eq], Id[fixed], -A[ge], -Id[vlo & ~fixed], A[le], Id[vhi & ~fixed]]
+        blocks_b = [lo[eq], lb[fixed], -lo[ge], -lb[vlo & ~fixed], hi[le], ub[vhi & ~fixed]]
+        self.masks = (eq, fixed, ge, vlo & ~fixed, le)
+        n_zero = int(eq.sum() + fixed.sum())
+        n_nonneg = int(ge.sum() + (vlo & ~fixed).sum() + le.sum() + (vhi & ~fixed).sum())
+        cones = prog.cones
+        dims: list[int] = []
+        if cones:
+            def pad(M: sp.csr_matrix) -> sp.csr_matrix:
+                M = sp.csr_matrix(M)
+                return M if M.shape[1] == n else sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n))
+
+            Fs = sp.vstack([pad(c.F) for c in cones], format="csr")
+            Gs = sp.vstack([pad(c.G) for c in cones], format="csr")
+            nF = Fs.shape[0]
+            fc = np.concatenate([c.c for c in cones])
+            gc = np.concatenate([c.g for c in cones])
+            t_rows: list[int] = []
+            t_cols: list[int] = []
+            t_vals: list[float] = []
+            rhs: list[float] = []
+            r = f0 = g0 = 0
+            s2 = float(np.sqrt(2.0))
+            for c in cones:
+                nf, ng = c.F.shape[0], c.G.shape[0]
+                if c.rotated:
+                    t_rows += [r, r, r + 1, r + 1]
+                    t_cols += [f0, f0 + 1, f0, f0 + 1]
+                    t_vals += [1.0, 1.0, 1.0, -1.0]
+                    rhs += [fc[f0] + fc[f0 + 1], fc[f0] - fc[f0 + 1]]
+                    r += 2
+                    t_rows += list(range(r, r + ng))
+                    t_cols += list(range(nF + g0, nF + g0 + ng))
+                    t_vals += [s2] * ng
+                    rhs += list(s2 * gc[g0:g0 + ng])
+                else:
+                    t_rows += list(range(r, r + nf + ng))
+                    t_cols += list(range(f0, f0 + nf)) + list(range(nF + g0, nF + g0 + ng))
+                    t_vals += [1.0] * (nf + ng)
+                    rhs += list(fc[f0:f0 + nf]) + list(gc[g0:g0 + ng])
+                    r += nf
+                r += ng
+                dims.append((2 if c.rotated else nf) + ng)
+                f0 += nf
+                g0 += ng
+            T = sp.csr_matrix((t_vals, (t_rows, t_cols)), shape=(r, nF + Gs.shape[0]))
+            rows = T @ sp.vstack([Fs, Gs], format="csr")
+            blocks_A.append(-rows)
+            blocks_b.append(np.asarray(rhs))
+        self.Ac = sp.vstack(blocks_A, format="csc")
+        self.b = np.concatenate(blocks_b)
+        self.cones = []
+        if n_zero:
+            self.cones.append(clarabel.ZeroConeT(n_zero))
+        if n_nonneg:
+            self.cones.append(clarabel.NonnegativeConeT(n_nonneg))
+        self.cones.extend(clarabel.SecondOrderConeT(d) for d in dims)
+        P = prog.P
+        self.Pc = sp.triu(P, format="csc") if P is not None else sp.csc_matrix((n, n))
+        if prog.sense != "min":
+            raise SolverError("ConicSession minimises only")
+
+    def solve(self) -> Solution:
+        """Solve with the program's current linear objective and constant."""
+        import clarabel
+
+        prog = self.prog
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.tol
+        settings.max_iter = self.max_iter
+        t0 = time.perf_counter()
+        res = clarabel.DefaultSolver(self.Pc, prog.c, self.Ac, self.b, self.cones, settings).solve()
+        dt = time.perf_counter() - t0
+        st = str(res.status)
+        if "Solved" in st:
+            status = "optimal"
+        elif "PrimalInfeasible" in st:
+            status = "infeasible"
+        elif "DualInfeasible" in st:
+            status = "unbounded"
+        else:
+            status = "error"
+        x = np.asarray(res.x, dtype=float)
+        z = np.asarray(res.z, dtype=float)
+        eq, fixed, ge, vlo_nf, le = self.masks
+        duals = np.zeros(prog.m)
+        k = 0
+        i_eq = np.flatnonzero(eq)
+        duals[i_eq] = -z[k:k + len(i_eq)]
+        k += len(i_eq) + int(fixed.sum())
+        i_ge = np.flatnonzero(ge)
+        duals[i_ge] += z[k:k + len(i_ge)]
+        k += len(i_ge) + int(vlo_nf.sum())
+        i_le = np.flatnonzero(le)
+        duals[i_le] -= z[k:k + len(i_le)]
+        obj = float(res.obj_val) + prog.const if status == "optimal" else float("nan")
+        return Solution(status=status, objective=obj, x=x, row_duals=duals, bound=obj, gap=0.0, solver="clarabel",
+                        time_s=dt, program=prog, info={"clarabel_status": st, "iterations": int(res.iterations)})
