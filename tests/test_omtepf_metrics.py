@@ -1,0 +1,149 @@
+"""Tables VIII/IX/X, metrics and feasibility invariants on symmetrica-lite (omtepf.md §4.4–4.6, §5.2, §6).
+
+The uncoordinated EV schedule is rebuilt from the spec (reference routes of §4.4, heuristic of §5.2) in
+``tests/omtepf_reference.py``, independently of the optimisation pipeline; the grid part comes from an
+independent dense power flow and the per-step 1-D voltage scan of §3.10-4.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import tenflow.cases
+from omtepf_reference import reference_schedule, scan_generator_voltage, solve_grid
+from tenflow.results.omtepf_eval import check_feasibility, evaluate, table_viii, table_x
+
+
+@pytest.fixture(scope="module")
+def case():  # type: ignore[no-untyped-def]
+    return tenflow.cases.load("symmetrica-lite")
+
+
+@pytest.fixture(scope="module")
+def ref(case):  # type: ignore[no-untyped-def]
+    return reference_schedule(case)
+
+
+@pytest.fixture(scope="module")
+def ref_grid(case, ref):  # type: ignore[no-untyped-def]
+    return solve_grid(case, ref, scan_generator_voltage(case, ref))
+
+
+def test_table_x_exact(case, ref) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(case, ref)
+    T = 32 * 57
+    assert ev.qos == pytest.approx(1 - 16 / T, abs=1e-15)
+    assert ev.utilisation == pytest.approx(192 / T, abs=1e-15)
+    assert ev.availability == pytest.approx(1 - (256 + 16) / T, abs=1e-15)
+    assert ev.effective_utilisation == pytest.approx(192 / (T - 272), abs=1e-15)
+    t = ev.table_x().round(2)
+    assert t.tolist() == [99.12, 10.53, 85.09, 12.37]  # paper Table X, uncoordinated
+
+
+def test_exact_relations_6_2(case, ref) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(case, ref)
+    assert ev.traversals == 192 and ev.electrified_traversals == 32
+    assert ev.plug_steps == {"home": 192, "com": 64, "v2g": 0}
+    assert ev.C_T == pytest.approx(9.60, abs=1e-12)
+    assert ev.C_Q == pytest.approx(0.80, abs=1e-12)
+    assert ev.R_C == pytest.approx(ev.C_T, abs=1e-12)  # eq. 66
+    assert ev.charge_units == 384
+    assert ev.charging_current == pytest.approx(384 * 0.04, abs=1e-9)
+    ts = ev.timeseries
+    # all 16 queued EV-steps at k = 40 (start of the evening commute)
+    assert ts["queue"].sum() == 16 and ts.loc[ts["k"] == 40, "queue"].item() == 16
+    assert ts["road"].sum() == 192 and ts["charging"].sum() == 256 + 32
+    # zero-parking valleys at the start of both commutes
+    assert ts.loc[ts["k"] == 1, "parking"].item() == 0 and ts.loc[ts["k"] == 40, "parking"].item() == 0
+    # every EV-step is in exactly one state
+    assert (ts["road"] + ts["parking"] + ts["plugged"] + ts["queue"] == 32).all()
+    assert ev.violations == []
+
+
+def test_reference_numbers_4_6_with_scan(case, ref_grid) -> None:  # type: ignore[no-untyped-def]
+    """§4.6 computed reference (routes/tie-breaks of §4.4, exact per-step scan)."""
+    ev = evaluate(case, ref_grid)
+    assert ev.violations == []
+    tol = 0.006  # the spec rounds to two decimals
+    assert ev.C_G == pytest.approx(10.05, abs=tol)
+    assert ev.C_S == pytest.approx(9.97, abs=tol)
+    assert ev.R_D == pytest.approx(54.19, abs=tol)
+    assert ev.total == pytest.approx(-33.37, abs=tol)
+    assert ev.E_G == pytest.approx(55.25, abs=tol)
+    assert ev.E_S == pytest.approx(68.27, abs=tol)
+    assert ev.E_C == pytest.approx(14.64, abs=tol)
+    assert ev.E_D == pytest.approx(108.39, abs=tol)
+    assert ev.losses == pytest.approx(0.49, abs=tol)
+    assert ev.losses == pytest.approx(ev.losses_lines, abs=1e-9)  # energy balance = line losses
+    assert ev.angle_max_deg == pytest.approx(0.47, abs=0.006)
+    ts = ev.timeseries
+    low = ts.loc[ts["v_min"].idxmin()]
+    assert (int(low["k"]), low["v_min_bus"]) == (3, "9") and low["v_min"] == pytest.approx(0.900, abs=5e-4)
+    # solar unit cost is lambda_S by construction; demand unit revenue beta_P (|V| enters both)
+    t9 = ev.table_ix()
+    assert t9.loc["Solar generation", "unit_cost"] == pytest.approx(0.146)
+    assert t9.loc["Exogenous demand", "unit_cost"] == pytest.approx(0.5)
+
+
+def test_side_by_side_tables(case, ref_grid) -> None:  # type: ignore[no-untyped-def]
+    a = evaluate(case, ref_grid)
+    b = copy.copy(a)
+    b.mode = "coordinated"
+    t8 = table_viii([a, b])
+    assert list(t8.columns) == ["uncoordinated", "coordinated"]
+    assert t8.loc["Total"].tolist() == pytest.approx([a.total, a.total])
+    assert table_x([a, b]).shape == (4, 2)
+
+
+@pytest.mark.parametrize(
+    "fault, expected",
+    [
+        ("drop_idle", {"one_state", "continuity"}),
+        ("soc", {"soc_dynamics"}),
+        ("plugs", {"plug_capacity"}),
+        ("road", {"road_capacity"}),
+        ("lot", {"lot_capacity"}),
+        ("soc_max", {"soc_max", "soc_init"}),
+        ("current", {"firing_current"}),
+        ("teleport", {"continuity"}),
+    ],
+)
+def test_feasibility_detects_faults(case, ref, fault: str, expected: set[str]) -> None:  # type: ignore[no-untyped-def]
+    c = copy.deepcopy(case)
+    s = copy.deepcopy(ref)
+    if fault == "drop_idle":
+        s.idle = s.idle.iloc[1:]
+    elif fault == "soc":
+        i = s.soc.index[(s.soc["k"] == 30)][0]
+        s.soc.loc[i, "soc"] -= 1
+    elif fault == "plugs":
+        c.chargers.loc[c.chargers["type"] == "commercial", "plugs"] = 8
+    elif fault == "road":
+        c.roads.loc[c.roads["id"] == "R30", "capacity"] = 1
+    elif fault == "lot":
+        c.parking.loc[c.parking["buffer"] == "17", "capacity"] = 20
+    elif fault == "soc_max":
+        c.evs.loc[0, "battery"] = 17.0
+        c.evs.loc[0, "soc_init"] = 17.0
+    elif fault == "current":
+        i = s.firings.index[s.firings["kind"] == "com"][0]
+        s.firings.loc[i, "current_re"] += 0.01
+    elif fault == "teleport":
+        i = s.firings.index[(s.firings["kind"] == "road") & (s.firings["k"] == 1)][0]
+        s.firings.loc[i, "origin"] = "5" if s.firings.loc[i, "origin"] != "5" else "9"
+    viol = check_feasibility(c, s)
+    assert {v.check for v in viol} == expected, [str(v) for v in viol[:5]]
+
+
+def test_kcl_residual_detects_voltage_perturbation(case, ref_grid) -> None:  # type: ignore[no-untyped-def]
+    s = copy.deepcopy(ref_grid)
+    m = (s.voltages["bus"] == "9") & (s.voltages["k"] == 10)
+    s.voltages.loc[m, "vr"] += 1e-7
+    viol = check_feasibility(case, s)
+    assert {v.check for v in viol} == {"kcl"}
+    assert {v.k for v in viol} == {10}
+    assert {v.entity for v in viol} == {"bus 9", "bus 10"}  # bus 9 is a leaf behind line L17 from 10
+    assert np.isfinite([v.value for v in viol]).all()
