@@ -57,7 +57,7 @@ def test_pruned_sizes_section_7(pruned: Nets) -> None:
     assert s["firings"] == 45_856
     f = pruned.firings
     assert f is not None
-    per = f.groupby(["ev", "k"]).size().unstack()
+    per = f.groupby(["ev", "k"], observed=True).size().unstack()
     # k=0: 1 (fixed); morning 90; work 2; evening 90; night 2  (§7)
     expect = np.r_[[1], np.full(7, 90), np.full(32, 2), np.full(8, 90), np.full(9, 2)]
     assert per.shape == (32, 57)

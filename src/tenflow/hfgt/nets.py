@@ -77,8 +77,8 @@ class Nets:
     ev_steps
         Itinerary expanded per (EV, step) (:func:`tenflow.case.derived.ev_steps`).
     firings
-        Pruned form only: one row per EV firing variable, columns ``ev``, ``k``, ``transition`` (row of
-        :attr:`transitions`), sorted by (ev, k, transition).
+        Pruned form only: one row per EV firing variable, columns ``ev`` (categorical EV id), ``ev_index``
+        (row in evs.csv), ``k``, ``transition`` (row of :attr:`transitions`), sorted by (ev, k, transition).
     """
 
     form: str
@@ -322,11 +322,8 @@ def build_nets(case: Case, form: Form = "full") -> Nets:
     ML_plus = sparse.kron(eye, sparse.csr_matrix(np.array([[1.0, 1.0, 0.0]])), format="csr")
     ML_minus = sparse.kron(eye, sparse.csr_matrix(np.array([[0.0, 1.0, 1.0]])), format="csr")
 
-    transitions = pd.concat(
-        [e_rows[_EV_COLUMNS], _replicate(tpl["T_tab"], ev_ids, "T", keepT)[_EV_COLUMNS],
-         _replicate(tpl["C_tab"], ev_ids, "C", keepC)[_EV_COLUMNS]],
-        ignore_index=True,
-    )
+    parts = [e_rows, _replicate(tpl["T_tab"], ev_ids, "T", keepT), _replicate(tpl["C_tab"], ev_ids, "C", keepC)]
+    transitions = pd.DataFrame({c: np.concatenate([p[c].to_numpy() for p in parts]) for c in _EV_COLUMNS})
     for c in ("duration", "arc", "cap"):
         transitions[c] = transitions[c].astype(np.int64)
     for c in ("rate", "current_re", "current_im", "cost", "revenue"):
@@ -362,21 +359,24 @@ def _firings(nets: Nets, case: Case, bpos: pd.Index) -> pd.DataFrame:
     is_arc = np.isin(kind, ["road", "inductive", "wire"])
     is_park = kind == "park"
     is_chg = np.isin(kind, ["home", "com", "v2g"])
-    loc = np.where(is_arc, -1, bpos.get_indexer(te["origin"]))
+    loc = np.where(is_arc, -1, bpos.get_indexer(te["origin"])).astype(np.int32)
     st = nets.ev_steps
     nev = len(case.evs)
     mode = st["mode"].to_numpy().reshape(nev, K)
-    sbuf = bpos.get_indexer(st["buffer"].where(st["buffer"].notna(), "\x00__none__")).reshape(nev, K)
+    sbuf = bpos.get_indexer(st["buffer"].where(st["buffer"].notna(), "\x00__none__")).astype(np.int32).reshape(nev, K)
     chg = st["charge"].to_numpy(dtype=bool).reshape(nev, K)
-    m = mode[evpos]  # (n_t, K)
-    at = loc[:, None] == sbuf[evpos]
-    allowed = (m == derived.FREE) | (at & (is_park[:, None] | (is_chg[:, None] & chg[evpos]))) | (
-        (m == derived.TRAVEL) & is_arc[:, None])
-    ti, kk = np.nonzero(allowed)
-    order = np.lexsort((ti, kk, evpos[ti]))
+    # (K, n_t) layout: np.nonzero yields (k, t) order; a stable sort on the EV gives (ev, k, t)
+    m = mode[evpos].T
+    at = loc[None, :] == sbuf[evpos].T
+    allowed = (m == derived.FREE) | (at & (is_park[None, :] | (is_chg[None, :] & chg[evpos].T))) | (
+        (m == derived.TRAVEL) & is_arc[None, :])
+    kk, ti = np.nonzero(allowed)
+    order = np.argsort(evpos[ti], kind="stable")
     ti, kk = ti[order], kk[order]
+    ev_i = evpos[ti]
     return pd.DataFrame({
-        "ev": te["ev"].to_numpy(dtype=object)[ti],
+        "ev": pd.Categorical.from_codes(ev_i, categories=pd.Index(case.evs["id"].astype(str))),
+        "ev_index": ev_i.astype(np.int64),
         "k": kk.astype(np.int64),
         "transition": tid[ti].astype(np.int64),
     })
