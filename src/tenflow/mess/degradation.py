@@ -260,27 +260,6 @@ def _out(a: FloatArray) -> FloatArray:
     return a[()] if a.ndim == 0 else a  # type: ignore[return-value]
 
 
-def _pw_linear_mean(
-    x: FloatArray, y: FloatArray, cum: FloatArray, s1: FloatArray, s2: FloatArray
-) -> FloatArray:
-    """Exact mean of the piecewise linear function through (x, y) over [s1, s2] (or its value if s1 = s2).
-
-    ``cum`` are the exact integrals from x[0] to each knot.
-    """
-
-    def prim(s: FloatArray) -> FloatArray:
-        k = np.clip(np.searchsorted(x, s, side="right") - 1, 0, len(x) - 2)
-        ys = np.interp(s, x, y)
-        return cum[k] + (s - x[k]) * (y[k] + ys) * 0.5
-
-    ds = s2 - s1
-    small = np.abs(ds) <= 1e-9
-    safe = np.where(small, 1.0, ds)
-    mean = (prim(s2) - prim(s1)) / safe
-    # within one linear piece the midpoint value is the exact mean; across a knot the error is O(|ds|) ≤ 1e-9
-    return np.where(small, np.interp(0.5 * (s1 + s2), x, y), mean)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # base class
 # ----------------------------------------------------------------------------------------------------------------
@@ -351,7 +330,7 @@ class DegradationModel:
         a, b = _soc(s1, "s1"), _soc(s2, "s2")
         h = _nonneg(hours, "hours")
         c = None if c_rate is None else _nonneg(c_rate, "c_rate")
-        return _out(h * self._mean_rate(a, b) + self._cycle(a, b, c))
+        return _out(self._transition(a, b, h, c))
 
     def leg(self, s_i: ArrayLike, s_f: ArrayLike, t0_h: ArrayLike, t1_h: ArrayLike) -> FloatArray:
         """Wear in $ of one travel leg from clock time ``t0_h`` to ``t1_h`` (hours), SoC ``s_i → s_f`` (fractions).
@@ -365,6 +344,9 @@ class DegradationModel:
         return self.transition(s_i, s_f, t1 - t0)
 
     # ---- to implement ---------------------------------------------------------------------------------------
+    def _transition(self, s1: FloatArray, s2: FloatArray, h: FloatArray, c: FloatArray | None) -> FloatArray:
+        return h * self._mean_rate(s1, s2) + self._cycle(s1, s2, c)
+
     def _rate(self, s: FloatArray) -> FloatArray:
         return np.zeros_like(s)
 
@@ -419,9 +401,15 @@ class NmcModel(DegradationModel):
         super().__init__(params)
         p = self.params
         x, v = self.SOC_GRID, self.OCV
-        # calendar rate at the knots (α is affine in V, V piecewise linear in s => r piecewise linear in s)
-        self._rk = self._rate_of_v(v, p.temperature_k)
-        self._rcum = np.concatenate([[0.0], np.cumsum(np.diff(x) * 0.5 * (self._rk[:-1] + self._rk[1:]))])
+        # α is affine in V and V piecewise linear in s: r(s) = r_a + r_b·V(s), mean r = r_a + r_b·mean V (exact)
+        self._r_b = float(
+            self._rate_of_v(np.array(1.0), p.temperature_k) - self._rate_of_v(np.array(0.0), p.temperature_k)
+        )
+        self._r_a = float(self._rate_of_v(np.array(0.0), p.temperature_k))
+        self._slope = np.diff(v) / np.diff(x)
+        self._pcum = np.concatenate(
+            [[0.0], np.cumsum(np.diff(x) * 0.5 * (v[:-1] + v[1:]))]
+        )  # ∫ V ds at knots
         # exact ∫ β_V(V(u)) du at the knots: mean of (a + b u)² over a piece = (e0² + e0 e1 + e1²)/3
         e = v - self.BQ_V0
         seg = np.diff(x) * (self.BQ_A * (e[:-1] ** 2 + e[:-1] * e[1:] + e[1:] ** 2) / 3.0 + self.BQ_C)
@@ -455,18 +443,40 @@ class NmcModel(DegradationModel):
         alpha = (self.A_V * v + self.B_V) * 1e6 * math.exp(self.C_T / tk)
         return p.k_fade * 0.75 * alpha * p.age_days**-0.25 / 24.0
 
+    def _seg(self, s: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray, FloatArray]:
+        """Piece index k, offset u = s − x_k and OCV V(s) on the uniform 0.1 grid (s already in [0, 1])."""
+        k = np.minimum((s * 10.0).astype(np.intp), 9)
+        u = s - self.SOC_GRID[k]
+        return k, u, self.OCV[k] + u * self._slope[k]
+
     def _rate(self, s: FloatArray) -> FloatArray:
-        return np.interp(s, self.SOC_GRID, self._rk)
+        _k, _u, v = self._seg(s)
+        return self._r_a + self._r_b * v
+
+    def _mean_v(self, s1: FloatArray, s2: FloatArray, g1: tuple, g2: tuple) -> FloatArray:  # type: ignore[type-arg]
+        """Exact mean of V(s) over [s1, s2] (V itself if |s2 − s1| ≤ 1e-9, error ≤ 1e-9·max slope)."""
+
+        def prim(g: tuple) -> FloatArray:  # type: ignore[type-arg]
+            k, u, v = g
+            return self._pcum[k] + u * (self.OCV[k] + v) * 0.5
+
+        ds = s2 - s1
+        small = np.abs(ds) <= 1e-9
+        mean = (prim(g2) - prim(g1)) / np.where(small, 1.0, ds)
+        return np.where(small, 0.5 * (g1[2] + g2[2]), mean)
 
     def _mean_rate(self, s1: FloatArray, s2: FloatArray) -> FloatArray:
-        return _pw_linear_mean(self.SOC_GRID, self._rk, self._rcum, s1, s2)
+        # r is affine in V (α affine in V): mean r = r_a + r_b·mean V
+        return self._r_a + self._r_b * self._mean_v(s1, s2, self._seg(s1), self._seg(s2))
+
+    def _bint_seg(self, g: tuple) -> FloatArray:  # type: ignore[type-arg]
+        k, u, v = g
+        e0 = self.OCV[k] - self.BQ_V0
+        e1 = v - self.BQ_V0
+        return self._bcum[k] + u * (self.BQ_A * (e0 * e0 + e0 * e1 + e1 * e1) / 3.0 + self.BQ_C)
 
     def _bint(self, s: FloatArray) -> FloatArray:
-        x = self.SOC_GRID
-        k = np.clip(np.searchsorted(x, s, side="right") - 1, 0, len(x) - 2)
-        e0 = self.OCV[k] - self.BQ_V0
-        e1 = np.interp(s, x, self.OCV) - self.BQ_V0
-        return self._bcum[k] + (s - x[k]) * (self.BQ_A * (e0 * e0 + e0 * e1 + e1 * e1) / 3.0 + self.BQ_C)
+        return self._bint_seg(self._seg(s))
 
     def _phi(self, d: FloatArray) -> FloatArray:
         p = self.params
@@ -474,6 +484,12 @@ class NmcModel(DegradationModel):
 
     def _cycle(self, s1: FloatArray, s2: FloatArray, c: FloatArray | None) -> FloatArray:
         return self._cyc_k * np.abs(self._bint(s2) - self._bint(s1)) + self._depth_rule(s1, s2)
+
+    def _transition(self, s1: FloatArray, s2: FloatArray, h: FloatArray, c: FloatArray | None) -> FloatArray:
+        g1, g2 = self._seg(s1), self._seg(s2)
+        cal = h * (self._r_a + self._r_b * self._mean_v(s1, s2, g1, g2))
+        cyc = self._cyc_k * np.abs(self._bint_seg(g2) - self._bint_seg(g1)) + self._depth_rule(s1, s2)
+        return cal + cyc
 
 
 # ----------------------------------------------------------------------------------------------------------------
