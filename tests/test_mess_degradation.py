@@ -475,3 +475,14 @@ def test_ex_post_lfp_and_proto() -> None:
     r = ex_post(m3, soc_trajectory([9, 10, 11], [0.8, 0.6, 0.6]))
     assert r["planned_cost"] == pytest.approx(1.693709, abs=5e-7)
     assert "fade" not in r
+
+
+@pytest.mark.parametrize("name", ["nmc", "lfp", "generalized"])
+def test_nan_propagates_elementwise(name: str) -> None:
+    """Masked (NaN) entries of a DP array stay NaN and do not disturb the other entries."""
+    m = make_model(name, P)
+    s1 = np.array([0.9, np.nan, 0.9])
+    s2 = np.array([0.5, 0.5, 0.2])
+    out = m.transition(s1, s2, 1.0, 1.0)
+    assert np.isnan(out[1]) and np.all(np.isfinite(out[[0, 2]]))
+    assert out[0] == float(m.transition(0.9, 0.5, 1.0, 1.0))

@@ -364,7 +364,8 @@ class DegradationModel:
         sr = self.params.s_ref
         d1 = np.maximum(sr - s1, 0.0)
         d2 = np.maximum(sr - s2, 0.0)
-        return np.where(s2 < s1, self._phi(d2) - self._phi(d1), 0.0)
+        # multiply (not np.where) so that NaN entries propagate; charge/flat entries give exactly 0
+        return (self._phi(d2) - self._phi(d1)) * (s2 < s1) + 0.0
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -445,7 +446,8 @@ class NmcModel(DegradationModel):
 
     def _seg(self, s: FloatArray) -> tuple[npt.NDArray[np.intp], FloatArray, FloatArray]:
         """Piece index k, offset u = s − x_k and OCV V(s) on the uniform 0.1 grid (s already in [0, 1])."""
-        k = np.minimum((s * 10.0).astype(np.intp), 9)
+        with np.errstate(invalid="ignore"):
+            k = np.clip((s * 10.0).astype(np.intp), 0, 9)  # NaN -> any piece, result stays NaN
         u = s - self.SOC_GRID[k]
         return k, u, self.OCV[k] + u * self._slope[k]
 
