@@ -36,7 +36,11 @@ def bench_api(n: int = 1_000_000, seed: int = 0) -> None:
 
 def blast_table() -> None:
     path = Path(__file__).resolve().parents[1] / "tests" / "test_degradation_against_blast_lite.py"
-    if importlib.util.find_spec("blast") is None:
+    try:
+        found = importlib.util.find_spec("blast.models") is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
         print("blast-lite not installed: agreement table skipped")
         return
     spec = importlib.util.spec_from_file_location("_blast_xcheck", path)
