@@ -131,3 +131,26 @@ def test_bad_leg() -> None:
         leg(c, "T", 0, 9, 7.0)
     with pytest.raises(CaseError, match="unknown truck type"):
         leg(c, "Z", 0, 1, 7.0)
+
+
+def test_cache_identical_to_direct(large: LegModel) -> None:
+    """The segment cache returns legs bitwise identical to a fresh computation (all arcs × types × 5-min grid)."""
+    fresh = LegModel(large.case)
+    deps = 5 + np.arange(229) / 12
+    for typ in ("S", "L15"):
+        for (a, b) in list(large.arcs)[::3]:
+            for d in deps:
+                x, y = large.leg(typ, a, b, d), fresh._leg(typ, a, b, d)
+                assert np.array_equal(x.pieces, y.pieces) and x.feasible_from_full == y.feasible_from_full
+
+
+def test_level_map() -> None:
+    """mess-tiny: 10 km leg = 20 kWh = 1 bucket down; infeasible from level 0 (soc_min 0 → q_min 0)."""
+    c = load_mess_case("mess-tiny")
+    lg = LegModel(c).leg("T", 0, 1, 7.0)
+    qm = lg.level_map(20.0, 0, 6)
+    assert qm.tolist() == [-1, 0, 1, 2, 3, 4]
+    big = load_mess_case("mess-large")
+    down = LegModel(big).leg("S", 2, 0, 14.0)  # −206.6 kWh, capped at soc_max
+    qm = down.level_map(3.5, 5, 101)
+    assert qm[100] == 100 and qm[5] == int(np.floor((17.5 + 206.6214) / 3.5))

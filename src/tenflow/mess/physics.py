@@ -124,6 +124,20 @@ class Leg:
         return e, low
 
 
+    def level_map(self, delta_kwh: float, q_min: int, n_levels: int, eps: float = 1e-9) -> np.ndarray:
+        """SoC-level transition of the leg on the bucket grid (mess.md §6.1 rule 1, travel arcs).
+
+        For start levels q = 0 … n_levels−1 (energy q·δ) the pack is integrated exactly along the leg with
+        the ``soc_max`` cap; the arc is feasible iff the energy never drops below q_min·δ; the end level is
+        q' = ⌊E_end/δ + ε⌋. Returns an int array (−1 = infeasible).
+        """
+        e0 = np.arange(n_levels, dtype=float) * delta_kwh
+        end, low = self.integrate(e0)
+        q = np.floor(end / delta_kwh + eps).astype(np.int64)
+        ok = (low >= q_min * delta_kwh - eps) & (e0 <= self.e_max_kwh + eps)
+        return np.where(ok, q, -1)
+
+
 class LegModel:
     """Precomputed arc, truck and traffic data of a case; :meth:`leg` is cheap to call many times."""
 
@@ -143,6 +157,8 @@ class LegModel:
             self.arcs[(a, b)] = (parse_zone_km(z, float(d), dz), float(d), float(gr), float(fs))
         tt = case.truck_types()
         self.trucks = {str(r["type"]): TruckParams.from_row(r) for _, r in tt.iterrows()}
+        # legs that stay inside one time segment do not depend on the exact departure time
+        self._cache: dict[tuple[str, NodeId, NodeId, str], Leg] = {}
 
     def truck(self, truck_type: str) -> TruckParams:
         try:
@@ -152,7 +168,23 @@ class LegModel:
                             file="trucks.csv", field="type", code="E-FLEET") from None
 
     def leg(self, truck_type: str, frm: NodeId, to: NodeId, depart_h: float) -> Leg:
-        """Drive arc ``frm→to`` with ``truck_type`` departing at ``depart_h`` (clock hours)."""
+        """Drive arc ``frm→to`` with ``truck_type`` departing at ``depart_h`` (clock hours).
+
+        Legs that stay inside one time segment are identical for every departure in that segment
+        (``prototype``/``none`` traffic: always) and are served from a cache.
+        """
+        t = float(depart_h)
+        seg = self.traffic.segment(t) if self.traffic.model != "none" else ""
+        key = (str(truck_type), frm, to, seg)
+        hit = self._cache.get(key)
+        if hit is not None and (self.traffic.model != "fifo" or t + hit.duration_h <= self.traffic.next_boundary(t)):
+            return hit
+        out = self._leg(truck_type, frm, to, t)
+        if self.traffic.model != "fifo" or t + out.duration_h <= self.traffic.next_boundary(t):
+            self._cache[key] = out
+        return out
+
+    def _leg(self, truck_type: str, frm: NodeId, to: NodeId, depart_h: float) -> Leg:
         tp = self.truck(truck_type)
         try:
             pieces, length, grade, free = self.arcs[(frm, to)]
@@ -176,6 +208,8 @@ class LegModel:
         leg = Leg(float(hours.sum()), float(kwh.sum()), float(length), arr, speed, zones, True, e_min, e_max)
         _, low = leg.integrate(e_max)
         ok = bool(float(low) >= e_min - 1e-9)
+        for a in (arr, speed, zones):
+            a.setflags(write=False)
         return Leg(leg.duration_h, leg.energy_kwh, leg.km, arr, speed, zones, ok, e_min, e_max)
 
 
