@@ -48,7 +48,8 @@ class TruckParams:
 
     @classmethod
     def from_row(cls, row: Any) -> TruckParams:
-        return cls(**{f: (str(row[f]) if f == "type" else float(row[f])) for f in cls.__dataclass_fields__})
+        vals: dict[str, Any] = {f: (str(row[f]) if f == "type" else float(row[f])) for f in cls.__dataclass_fields__}
+        return cls(**vals)
 
 
 def default_truck(**overrides: float) -> TruckParams:

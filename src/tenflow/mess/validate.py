@@ -182,11 +182,11 @@ def _check_chargers_sites(case: MessCase, role: dict[Any, str], col: IssueCollec
                 col.add(f"node {n} has role '{role[n]}' (must be {want})", file=tbl, row=r, field=fld, code="E-ROLE")
     charger_nodes = set(case.chargers["node"])
     site_nodes = set(case.sites["node"])
-    for nid, r in role.items():
-        if r == "charger" and nid not in charger_nodes:
+    for nid, rl in role.items():
+        if rl == "charger" and nid not in charger_nodes:
             col.add(f"node {nid} has role charger but no row in chargers.csv", file="nodes.csv", field="role",
                     code="E-ROLE")
-        if r == "site" and nid not in site_nodes:
+        if rl == "site" and nid not in site_nodes:
             col.add(f"node {nid} has role site but no row in sites.csv", file="nodes.csv", field="role",
                     code="E-ROLE")
     s = case.sites
