@@ -154,3 +154,34 @@ def test_docs_up_to_date() -> None:
     doc = Path(__file__).resolve().parents[1] / "docs" / "mess-case-format.md"
     assert doc.is_file()
     assert doc.read_text(encoding="utf-8") == case_format_markdown()
+
+
+@pytest.mark.parametrize("name", ["mess-tiny", "mess-large"])
+def test_json_round_trip(name: str, tmp_path: Path) -> None:
+    """§2.1 JSON form: case → case.json → case is exact; convert both ways reproduces the folder bytes."""
+    import json
+
+    from tenflow.mess.case import convert
+
+    case = load_mess_case(name)
+    j = case.save(tmp_path / "case.json")
+    doc = json.loads(j.read_text())
+    assert doc["case"]["kind"] == "mess" and "nodes" in doc["tables"]
+    assert load_mess_case(j) == case
+    convert(j, tmp_path / "back")
+    for f in (BUILTIN_DIR / name).iterdir():
+        assert filecmp.cmp(f, tmp_path / "back" / f.name, shallow=False), f.name
+
+
+def test_json_errors(tmp_path: Path) -> None:
+    p = tmp_path / "bad.json"
+    p.write_text("{not json")
+    with pytest.raises(CaseError, match="bad.json"):
+        load_mess_case(p)
+    doc = load_mess_case("mess-tiny").to_json()
+    doc["tables"]["nodez"] = []
+    import json
+
+    p.write_text(json.dumps(doc))
+    with pytest.raises(CaseError, match="unknown table 'nodez'"):
+        load_mess_case(p)

@@ -17,9 +17,12 @@ Conventions of the loaded object:
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
+import json
 import math
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,8 +215,15 @@ class MessCase:
         return _config_to_toml(self.config, self.name)
 
     def save(self, path: str | Path) -> Path:
-        """Write the case folder (``case.toml`` + non-empty CSV tables) in canonical form."""
+        """Write the case folder (``case.toml`` + non-empty CSV tables) in canonical form.
+
+        A path ending in ``.json`` writes the single-document JSON form instead (:meth:`to_json`).
+        """
         out = Path(path)
+        if out.suffix.lower() == ".json":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            return out
         out.mkdir(parents=True, exist_ok=True)
         text = tomli_w.dumps(self.toml_dict())
         (out / CASE_TOML).write_text(text, encoding="utf-8")
@@ -227,6 +237,40 @@ class MessCase:
                 continue
             write_table(out, comp, _frame_for_writing(name, df))
         return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (mess.md §2.1): the ``case.toml`` keys plus ``tables.<name>`` = list of records.
+
+        Record values are the CSV cells (times "HH:MM", ``inf`` as the string ``"inf"``); empty cells are
+        omitted (defaults apply on loading).
+        """
+        doc = self.toml_dict()
+        tabs: dict[str, list[dict[str, Any]]] = {}
+        for name in self.TABLES:
+            comp = T.COMPONENT_BY_NAME[name]
+            df = getattr(self, name)
+            if len(df) == 0 and not comp.required:
+                continue
+            frame = _frame_for_writing(name, df)
+            recs: list[dict[str, Any]] = []
+            for rec in frame[comp.columns].itertuples(index=False, name=None):
+                r: dict[str, Any] = {}
+                for v, a in zip(rec, comp.attrs, strict=True):
+                    if v is None or (isinstance(v, float) and math.isnan(v)):
+                        continue
+                    if a.dtype == "float":
+                        fv = float(v)
+                        r[a.name] = fv if math.isfinite(fv) else repr(fv)
+                    elif a.dtype == "int":
+                        r[a.name] = int(v)
+                    elif a.dtype == "bool":
+                        r[a.name] = bool(v)
+                    else:
+                        r[a.name] = int(v) if isinstance(v, (int, np.integer)) else str(v)
+                recs.append(r)
+            tabs[name] = recs
+        doc["tables"] = tabs
+        return doc
 
     def copy(self) -> MessCase:
         return dataclasses.replace(
@@ -296,6 +340,8 @@ def resolve_case_path(name_or_path: str | Path) -> Path:
         builtin = BUILTIN_DIR / name_or_path
         if (builtin / CASE_TOML).is_file() and not (p / CASE_TOML).is_file():
             return builtin
+    if p.is_file() and p.suffix.lower() == ".json":
+        return p
     if p.is_file() and p.name == CASE_TOML:
         p = p.parent
     if not (p / CASE_TOML).is_file():
@@ -493,6 +539,12 @@ def load_mess_case(name_or_path: str | Path, *, validate: bool = True) -> MessCa
         With ``warnings`` (W-ASYM, W-GRADE-LOOP, …) filled in.
     """
     folder = resolve_case_path(name_or_path)
+    if folder.is_file():  # JSON form
+        with tempfile.TemporaryDirectory(prefix="tenflow-json-") as tmp:
+            _json_to_folder(folder, Path(tmp))
+            case = load_mess_case(Path(tmp), validate=validate)
+        case.path = folder
+        return case
     col = IssueCollector()
     try:
         raw = read_toml(folder / CASE_TOML)
@@ -512,3 +564,40 @@ def load_mess_case(name_or_path: str | Path, *, validate: bool = True) -> MessCa
         case.warnings = list(col.warnings)
     col.raise_if_any()
     return case
+
+
+def _json_to_folder(path: Path, out: Path) -> None:
+    """Write the JSON form as a case folder (``case.toml`` + CSV tables) for the common loader."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CaseError(f"cannot be read as JSON: {exc}", file=path.name, code="E-SCHEMA") from None
+    if not isinstance(doc, dict):
+        raise CaseError("the JSON document must be an object", file=path.name, code="E-SCHEMA")
+    tabs = doc.pop("tables", {})
+    if not isinstance(tabs, dict):
+        raise CaseError("'tables' must be an object of record lists", file=path.name, field="tables",
+                        code="E-SCHEMA")
+    try:
+        (out / CASE_TOML).write_text(tomli_w.dumps(doc), encoding="utf-8")
+    except (TypeError, ValueError) as exc:
+        raise CaseError(f"invalid settings: {exc}", file=path.name, code="E-SCHEMA") from None
+    for name, recs in tabs.items():
+        comp = T.COMPONENT_BY_NAME.get(name)
+        if comp is None:
+            raise CaseError(f"unknown table '{name}' (allowed: {', '.join(T.COMPONENT_BY_NAME)})", file=path.name,
+                            field=f"tables.{name}", code="E-SCHEMA")
+        if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
+            raise CaseError("must be a list of records", file=path.name, field=f"tables.{name}", code="E-SCHEMA")
+        cols = list(comp.columns) + sorted({k for r in recs for k in r if k not in comp.columns})
+        with (out / comp.filename).open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(cols)
+            for r in recs:
+                w.writerow(["" if r.get(c) is None else (str(r[c]).lower() if isinstance(r[c], bool) else r[c])
+                            for c in cols])
+
+
+def convert(src: str | Path, dst: str | Path) -> Path:
+    """Convert a case between the folder form and the JSON form (``dst`` ending in ``.json`` → JSON)."""
+    return load_mess_case(src).save(dst)

@@ -355,6 +355,11 @@ def case_format_markdown() -> str:
         "`mess-small`, `mess-large`, `mess-tiny`, `mess-tiny-2` (`tenflow.mess.case.load_mess_case(name)`). "
         "Unknown keys or columns are errors.",
         "",
+        "**JSON form.** The same schema as one JSON document (`case.json`): the `case.toml` keys plus "
+        "`tables.<name>` = list of records (CSV cell values; `\"inf\"` for infinity; empty cells omitted). "
+        "`load_mess_case(\"case.json\")` reads it; `case.save(\"x.json\")` writes it; "
+        "`tenflow.mess.case.convert(src, dst)` converts both ways.",
+        "",
         "**Times.** Clock times are written `\"HH:MM\"` (`\"24:00\"` allowed). A loaded `MessCase` holds them as "
         "float hours of the day (e.g. `\"07:30\"` → `7.5`) in its frames and in `case.config` "
         "(`time.start`, `time.end`, `traffic.segments[*].start/end`); `case.save` writes them back as `\"HH:MM\"`.",
