@@ -14,6 +14,8 @@ from collections import deque
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from tenflow.case.model import Case
 
@@ -69,10 +71,6 @@ def grid_city(
     interior = [c for c in by_centre if c not in boundary]
     work = (interior or by_centre)[: max(1, n_work)]
     homes = [c for c in cells if c in boundary and c not in work]
-    max_d = (nx - 1) + (ny - 1)
-    travel = max_d + 2
-    if K < 2 * travel + 4:
-        raise ValueError(f"K = {K} too short for commutes of {travel} steps on a {nx}x{ny} grid")
 
     buffers = []
     for c in cells:
@@ -97,6 +95,22 @@ def grid_city(
             "charge_mode": mode, "charge_rate": 2.0 if elec else 0.0, "current_re": cur.real if elec else 0.0,
             "current_im": cur.imag if elec else 0.0, "charge_bus": "origin" if rng.random() < 0.7 else "destination",
         })
+
+    # commute windows: long enough for the longest shortest path in either direction (one-way roads)
+    ids = [cid[c] for c in cells]
+    pos = {b: i for i, b in enumerate(ids)}
+    o = [pos[r["a"]] for r in roads] + [pos[r["b"]] for r in roads if r["two_way"]]
+    d = [pos[r["b"]] for r in roads] + [pos[r["a"]] for r in roads if r["two_way"]]
+    g = sparse.csr_matrix((np.ones(len(o)), (o, d)), shape=(len(ids), len(ids)))
+    dist = csgraph.shortest_path(g, unweighted=True)
+    hi = [pos[cid[c]] for c in homes]
+    wi = [pos[cid[c]] for c in work]
+    span = max(dist[np.ix_(hi, wi)].max(), dist[np.ix_(wi, hi)].max())
+    if not np.isfinite(span):
+        raise ValueError("some workplace is unreachable (one-way roads)")
+    travel = int(span) + 1
+    if K < 2 * travel + 4:
+        raise ValueError(f"K = {K} too short for commutes of {travel} steps on a {nx}x{ny} grid")
 
     # radial grid: plant -> root cell, BFS tree over grid edges, oriented away from the plant
     root = work[0]
