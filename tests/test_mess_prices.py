@@ -134,3 +134,28 @@ def test_opf_provider_missing_module(monkeypatch) -> None:  # type: ignore[no-un
     monkeypatch.setitem(sys.modules, "tenflow.opf", None)
     with pytest.raises(TenflowError, match="tenflow.opf"):
         OpfPriceProvider("x").prices(["6"], [0])
+
+
+def test_lmp_conversion_subhourly() -> None:
+    """Quarter-hour steps: the hourly price is the mean of the four step prices, each lmp/(S_base·1000·0.25)."""
+    lmp = np.arange(96.0)
+    raw = pd.DataFrame({"bus": ["x"] * 96, "step": np.arange(96), "lmp": lmp})
+    out = lmp_to_hourly(raw, s_base_mva=2.0, step_hours=0.25)
+    assert len(out) == 24
+    expect = lmp.reshape(24, 4).mean(axis=1) / (2.0 * 1000 * 0.25)
+    assert out["price_per_kwh"].to_numpy() == pytest.approx(expect, rel=1e-14)
+
+
+@pytest.mark.slow
+def test_opf_provider_real_cigre() -> None:
+    """End to end with tenflow's IV-ACOPF on the CIGRE MV feeder (buses 6, 10, 11 of the prototype)."""
+    opf = pytest.importorskip("tenflow.opf")
+    pytest.importorskip("pandapower")
+    if not hasattr(opf, "bus_prices"):
+        pytest.skip("tenflow.opf.bus_prices not available")
+    c = load_mess_case("mess-large")
+    c.config["prices"]["source"] = "opf"
+    c.config["prices"]["opf"]["grid_case"] = "cigre-mv"
+    t = price_table(c)
+    assert len(t) == 3 * 24 and np.isfinite(t["price_per_kwh"]).all()
+    assert (t["price_per_kwh"] > 0).all()

@@ -197,27 +197,34 @@ def _step_hours(grid: Any, raw: pd.DataFrame) -> float:
         if hasattr(grid, attr):
             return float(getattr(grid, attr))
     n = raw["step"].nunique()
-    if n == 0 or 24 % n != 0:
-        raise TenflowError(f"the OPF has {n} steps; cannot map them to the 24 hours of the day")
+    if n == 0:
+        raise TenflowError("the OPF returned no steps; cannot map them to the 24 hours of the day")
     return 24.0 / n
 
 
 def lmp_to_hourly(raw: pd.DataFrame, *, s_base_mva: float, step_hours: float) -> pd.DataFrame:
     """Convert OPF LMPs ($ per p.u. power per step; columns ``bus, step, lmp``) to $/kWh per hour (§5.3).
 
-    price = lmp / (S_base·1000·Δt_h); the k-th distinct step (in order of appearance) covers hours
-    [k·Δt_h, (k+1)·Δt_h).
+    Per step: price = lmp / (S_base·1000·Δt_h); the k-th distinct step (in order of appearance) covers
+    hours [k·Δt_h, (k+1)·Δt_h). The price of hour h is the overlap-weighted mean of the step prices
+    covering [h, h+1) (energy bought uniformly over the hour); hours not covered are left out.
     """
     steps = list(dict.fromkeys(raw["step"]))
-    pos = {s: k for k, s in enumerate(steps)}
+    k = np.array([{s: i for i, s in enumerate(steps)}[s] for s in raw["step"]], dtype=float)
     price = raw["lmp"].to_numpy(float) / (s_base_mva * 1000.0 * step_hours)
-    rows = []
-    for b, s, p in zip(raw["bus"], raw["step"], price, strict=True):
-        h0 = pos[s] * step_hours
-        for h in range(int(np.floor(h0 + 1e-9)), int(np.ceil(h0 + step_hours - 1e-9))):
-            if 0 <= h < 24:
-                rows.append((str(b), h, float(p)))
-    return pd.DataFrame(rows, columns=["bus", "hour", "price_per_kwh"])
+    a, b = k * step_hours, (k + 1) * step_hours
+    hours = np.arange(24, dtype=float)
+    # overlap (hours) of every row's step with every hour of the day
+    ov = np.clip(np.minimum(b[:, None], hours[None, :] + 1) - np.maximum(a[:, None], hours[None, :]), 0.0, None)
+    buses = np.asarray([str(x) for x in raw["bus"]], dtype=object)
+    out = []
+    for bus in dict.fromkeys(buses):
+        m = buses == bus
+        w = ov[m].sum(axis=0)
+        val = (ov[m] * price[m, None]).sum(axis=0)
+        for h in np.flatnonzero(w > 1e-12):
+            out.append((bus, int(h), float(val[h] / w[h])))
+    return pd.DataFrame(out, columns=["bus", "hour", "price_per_kwh"])
 
 
 def provider(case: MessCase) -> PriceProvider:
