@@ -206,3 +206,12 @@ def test_shortest_path() -> None:
     assert isinstance(dm, pd.DataFrame) and dm.loc[0, 15] == 45.0  # 0→13→15 = 40 + 5
     km, path = shortest_path(c, 15, 10)
     assert path[0] == 15 and path[-1] == 10 and km == dm.loc[15, 10]
+
+
+def test_not_fifo_warning(tmp_path: Path) -> None:
+    c = load_mess_case("mess-small")
+    c.config["traffic"]["model"] = "prototype"
+    c.save(tmp_path / "c")
+    w = {i.code: i.reason for i in load_mess_case(tmp_path / "c").warnings}
+    assert "W-NOT-FIFO" in w and "07:00" in w["W-NOT-FIFO"]
+    assert "W-NOT-FIFO" not in {i.code for i in load_mess_case("mess-small").warnings}

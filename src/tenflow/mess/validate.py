@@ -57,6 +57,7 @@ def validate_case(case: MessCase, col: IssueCollector) -> None:
     _check_prices(case, col)
     _warn_asym(case, col)
     _warn_grade_loop(case, col)
+    _warn_not_fifo(case, col)
 
 
 def validate(case: MessCase) -> list[Issue]:
@@ -391,6 +392,16 @@ def _warn_grade_loop(case: MessCase, col: IssueCollector) -> None:
         col.warn(f"grades imply path-dependent elevations: loop {'→'.join(map(str, loop))} descends "
                  f"{-rise:.6g} km net (regeneration < 100 %, the regen power cap and the SoC cap bound any gain)",
                  file="arcs.csv", code="W-GRADE-LOOP")
+
+
+def _warn_not_fifo(case: MessCase, col: IssueCollector) -> None:
+    tr = case.config["traffic"]
+    if tr["model"] != "prototype" or not tr.get("segments"):
+        return
+    bounds = sorted({t for s in tr["segments"] for t in (s["start"], s["end"])})
+    col.warn("traffic.model = 'prototype' picks the speed once from the departure time, so travel times are not "
+             "FIFO at segment boundaries (" + ", ".join(_hm(b) for b in bounds) + "): leaving later can arrive "
+             "earlier and the optimiser may wait to exploit it", file="case.toml", code="W-NOT-FIFO")
 
 
 # ---------------------------------------------------------------------------------------------
