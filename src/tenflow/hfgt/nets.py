@@ -371,12 +371,14 @@ def _firings(nets: Nets, case: Case, bpos: pd.Index) -> pd.DataFrame:
     allowed = (m == derived.FREE) | (at & (is_park[None, :] | (is_chg[None, :] & chg[evpos].T))) | (
         (m == derived.TRAVEL) & is_arc[None, :])
     kk, ti = np.nonzero(allowed)
-    order = np.argsort(evpos[ti], kind="stable")
-    ti, kk = ti[order], kk[order]
+    del allowed
+    order = np.argsort(evpos.astype(np.int32)[ti], kind="stable")
+    ti = ti[order]
+    kk = kk[order]
     ev_i = evpos[ti]
     return pd.DataFrame({
         "ev": pd.Categorical.from_codes(ev_i, categories=pd.Index(case.evs["id"].astype(str))),
-        "ev_index": ev_i.astype(np.int64),
-        "k": kk.astype(np.int64),
-        "transition": tid[ti].astype(np.int64),
-    })
+        "ev_index": ev_i.astype(np.int64, copy=False),
+        "k": kk.astype(np.int64, copy=False),
+        "transition": tid[ti].astype(np.int64, copy=False),
+    }, copy=False)
