@@ -48,8 +48,8 @@ def build_opf(grid: GridData, steps: Sequence[int] | Array | None = None, *, rev
 class OPFResult:
     """Solution of a multi-period OPF. Arrays are ``(S, ·)`` over the solved step positions ``steps``.
 
-    ``objective`` is the TRUE objective ``sum C_G - R_D`` (exact quartic cost and exact revenue), also per
-    step in ``objective_steps``; ``lam`` are the complex KCL duals of the final convex (sub)problem
+    ``objective`` is the TRUE objective ``sum C_G - R_D`` (exact quartic cost and exact revenue; ``C_G`` only
+    when solved with ``revenue="none"``), also per step in ``objective_steps``; ``lam`` are the complex KCL duals of the final convex (sub)problem
     (``d objective / d withdrawn current``), ``lmp`` the price per unit of active power.
     """
 
@@ -172,15 +172,17 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
         solve_s += time.perf_counter() - t1
         iterations += 1
         if sol.status != "optimal":
-            if sol.status == "infeasible" and diagnose:
-                raise diagnose_infeasibility(grid, st)
+            if sol.status in ("infeasible", "error") and diagnose:
+                err = diagnose_infeasibility(grid, st)
+                if err is not None:
+                    raise err
             if sol.status == "infeasible":
                 raise InfeasibleError(f"OPF of '{grid.name}' is infeasible")
             raise SolverError(f"Clarabel returned status '{sol.status}' ({sol.info.get('clarabel_status')}) "
                               f"for the OPF of '{grid.name}'")
         V = net.voltages(sol.x)
         Ig = net.gen_currents(sol.x)
-        per = iv.true_objective(grid, V, Ig, st)
+        per = iv.true_objective(grid, V, Ig, st) if revenue != "none" else iv.generator_cost(grid, Ig).sum(axis=1)
         return sol, V, Ig, per
 
     def ccp(v0: Array) -> tuple[Solution, Array, Array, Array]:
@@ -234,23 +236,22 @@ def bus_prices(case_or_grid: Any, **kwargs: Any) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- diagnosis
-def diagnose_infeasibility(grid: GridData, steps: Array) -> InfeasibleError:
+def diagnose_infeasibility(grid: GridData, steps: Array) -> InfeasibleError | None:
     """Name the infeasible steps (solved separately) and the buses whose voltage bounds must be relaxed.
 
     For each infeasible step a relaxed problem with slacks ``sigma_n >= 0`` on the voltage bounds
     (``|V_n| <= vmax_n + sigma_n``, ``Vr_n >= vmin_n cos theta - sigma_n``) minimises ``sum sigma``;
-    buses with positive slack are reported.
+    buses with positive slack are reported. Returns ``None`` when every step is feasible alone.
     """
     details: list[str] = []
     bad_steps = []
     for s in steps:
         prog, _ = build_opf(grid, [s], revenue="none")
         sol = ConicSession(prog, tol=1e-8).solve()
-        if sol.status == "infeasible":
+        if sol.status != "optimal":
             bad_steps.append(int(s))
     if not bad_steps:
-        return InfeasibleError(f"OPF of '{grid.name}' is infeasible over the horizon but every step is feasible "
-                               "alone (numerical trouble?)")
+        return None
     for s in bad_steps:
         buses = _relaxed_voltage_buses(grid, s)
         label = grid.steps[s]
@@ -463,16 +464,23 @@ class ConicSession:
             raise SolverError("ConicSession minimises only")
 
     def solve(self) -> Solution:
-        """Solve with the program's current linear objective and constant."""
+        """Solve with the program's current linear objective and constant.
+
+        If Clarabel stops with ``InsufficientProgress`` at the requested tolerance (ill-scaled data such as
+        the 1111 p.u. lead line inside a current-limit cone), it is re-run once at 100x the tolerance.
+        """
         import clarabel
 
         prog = self.prog
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = self.tol
-        settings.max_iter = self.max_iter
         t0 = time.perf_counter()
-        res = clarabel.DefaultSolver(self.Pc, prog.c, self.Ac, self.b, self.cones, settings).solve()
+        for tol in (self.tol, 100 * self.tol):
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+            settings.max_iter = self.max_iter
+            res = clarabel.DefaultSolver(self.Pc, prog.c, self.Ac, self.b, self.cones, settings).solve()
+            if "InsufficientProgress" not in str(res.status) and "MaxIterations" not in str(res.status):
+                break
         dt = time.perf_counter() - t0
         st = str(res.status)
         if "Solved" in st:
