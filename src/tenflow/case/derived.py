@@ -52,7 +52,7 @@ def arcs(case: Case) -> pd.DataFrame:
     cb = r["charge_bus"].to_numpy(dtype=object)[rows]
     mode = out["charge_mode"].to_numpy(dtype=object)
     bus = np.where(cb == "origin", origin, np.where(cb == "destination", dest, cb))
-    out["charge_bus"] = np.where(mode == "none", None, bus).astype(object)
+    out["charge_bus"] = np.where(mode == "none", np.full(len(bus), None, dtype=object), bus).astype(object)
     return out
 
 
@@ -150,7 +150,8 @@ def ev_steps(case: Case) -> pd.DataFrame:
         act = it["activity"].to_numpy(dtype=object)
         mode[ee, ks] = np.where(act[rep] == "stay", STAY, TRAVEL)
         buf[ee, ks] = it["buffer"].to_numpy(dtype=object)[rep]
-        org[ee, ks] = np.where(act[rep] == "travel", it["origin"].to_numpy(dtype=object)[rep], None)
+        org[ee, ks] = np.where(act[rep] == "travel", it["origin"].to_numpy(dtype=object)[rep],
+                               np.full(len(rep), None, dtype=object))
         chg[ee, ks] = it["charge"].to_numpy(dtype=bool)[rep]
     return pd.DataFrame({
         "ev": np.repeat(ev_ids, K),

@@ -98,13 +98,13 @@ def grid_city(
 
     # commute windows: long enough for the longest shortest path in either direction (one-way roads)
     ids = [cid[c] for c in cells]
-    pos = {b: i for i, b in enumerate(ids)}
-    o = [pos[r["a"]] for r in roads] + [pos[r["b"]] for r in roads if r["two_way"]]
-    d = [pos[r["b"]] for r in roads] + [pos[r["a"]] for r in roads if r["two_way"]]
-    g = sparse.csr_matrix((np.ones(len(o)), (o, d)), shape=(len(ids), len(ids)))
+    bix: dict[str, int] = {b: i for i, b in enumerate(ids)}
+    o = [bix[str(r["a"])] for r in roads] + [bix[str(r["b"])] for r in roads if r["two_way"]]
+    dd = [bix[str(r["b"])] for r in roads] + [bix[str(r["a"])] for r in roads if r["two_way"]]
+    g = sparse.csr_matrix((np.ones(len(o)), (o, dd)), shape=(len(ids), len(ids)))
     dist = csgraph.shortest_path(g, unweighted=True)
-    hi = [pos[cid[c]] for c in homes]
-    wi = [pos[cid[c]] for c in work]
+    hi = [bix[cid[c]] for c in homes]
+    wi = [bix[cid[c]] for c in work]
     span = max(dist[np.ix_(hi, wi)].max(), dist[np.ix_(wi, hi)].max())
     if not np.isfinite(span):
         raise ValueError("some workplace is unreachable (one-way roads)")
@@ -120,14 +120,14 @@ def grid_city(
         adj[b].append(a)
     parent: dict[tuple[int, int], tuple[int, int] | None] = {root: None}
     q = deque([root])
-    tree = []
+    tree: list[tuple[tuple[int, int], tuple[int, int]]] = []
     while q:
-        c = q.popleft()
-        for d in adj[c]:
-            if d not in parent:
-                parent[d] = c
-                tree.append((c, d))
-                q.append(d)
+        cur_cell = q.popleft()
+        for nxt in adj[cur_cell]:
+            if nxt not in parent:
+                parent[nxt] = cur_cell
+                tree.append((cur_cell, nxt))
+                q.append(nxt)
     lines = [{"id": "L0", "from": "plant", "to": cid[root], "g": 0.0, "b": -1000.0}]
     for i, (a, b) in enumerate(tree, start=1):
         lines.append({"id": f"L{i}", "from": cid[a], "to": cid[b], "g": float(rng.uniform(20, 150)),
@@ -181,9 +181,9 @@ def grid_city(
     kf = np.tile([0, k1, k_work, k_leave, k_leave + travel], n_ev)
     kt = np.tile([0, k_work - 1, k_leave - 1, k_leave + travel - 1, K - 1], n_ev)
     act = np.tile(np.array(["stay", "travel", "stay", "travel", "stay"], dtype=object), n_ev)
-    pos = np.tile(np.arange(5), n_ev)
-    buf = np.where(np.isin(pos, [1, 2]), work_arr, home_arr)
-    chg = pos != 0
+    wpos = np.tile(np.arange(5), n_ev)
+    buf = np.where(np.isin(wpos, [1, 2]), work_arr, home_arr)
+    chg = wpos != 0
     rows = pd.DataFrame({"ev": ev_arr, "seq": seq, "k_from": kf, "k_to": kt, "activity": act, "buffer": buf,
                          "charge": chg})
 
