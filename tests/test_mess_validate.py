@@ -215,3 +215,18 @@ def test_not_fifo_warning(tmp_path: Path) -> None:
     w = {i.code: i.reason for i in load_mess_case(tmp_path / "c").warnings}
     assert "W-NOT-FIFO" in w and "07:00" in w["W-NOT-FIFO"]
     assert "W-NOT-FIFO" not in {i.code for i in load_mess_case("mess-small").warnings}
+
+
+def test_unreachable_by_road(tmp_path: Path) -> None:
+    def edit(c: MessCase) -> None:
+        c.arcs = c.arcs[~((c.arcs["from"] == 0) & (c.arcs["to"] == 11)) & ~(c.arcs["to"] == 11)].reset_index(
+            drop=True)
+
+    msg = _one(_broken(tmp_path, edit, "mess-large"), "E-UNREACHABLE")
+    assert "site 11: no road path from depot 0" in msg
+
+    def edit_back(c: MessCase) -> None:
+        c.arcs = c.arcs[~(c.arcs["from"] == 2)].reset_index(drop=True)
+
+    msg = _one(_broken(tmp_path / "b", edit_back), "E-UNREACHABLE")
+    assert "site 2: no road path back to depot 0" in msg

@@ -2,9 +2,9 @@
 
 :func:`validate_case` adds every problem as an :class:`~tenflow.errors.Issue` with a code
 (``E-NODE-UNKNOWN``, ``E-ARC-LENGTH``, ``E-ARC-DUP``, ``E-ZONE-SUM``, ``E-ROLE``, ``E-GRID``, ``E-WINDOW``,
-``E-FLEET``, ``E-PRICE``, ``E-PARAM``) and the warnings ``W-ASYM`` and ``W-GRADE-LOOP`` (the importer adds
-``W-GRADE-MISSING``). The optimiser-dependent checks ``E-UNREACHABLE`` / ``E-DEADLINE`` / ``E-SUPPLY`` live
-with the optimiser; :func:`shortest_path` / :func:`distance_matrix_km` give the road graph by km.
+``E-FLEET``, ``E-PRICE``, ``E-PARAM``, and the road part of ``E-UNREACHABLE``) and the warnings ``W-ASYM`` and ``W-GRADE-LOOP`` (the importer adds
+``W-GRADE-MISSING``). The optimiser-dependent checks (energy part of ``E-UNREACHABLE``, ``E-DEADLINE``, ``E-SUPPLY``)
+live with the optimiser; :func:`shortest_path` / :func:`distance_matrix_km` give the road graph by km.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def validate_case(case: MessCase, col: IssueCollector) -> None:
     _check_chargers_sites(case, role, col)
     _check_trucks(case, col)
     _check_prices(case, col)
+    if not col.issues:
+        _check_reachable(case, col)
     _warn_asym(case, col)
     _warn_grade_loop(case, col)
     _warn_not_fifo(case, col)
@@ -392,6 +394,26 @@ def _warn_grade_loop(case: MessCase, col: IssueCollector) -> None:
         col.warn(f"grades imply path-dependent elevations: loop {'→'.join(map(str, loop))} descends "
                  f"{-rise:.6g} km net (regeneration < 100 %, the regen power cap and the SoC cap bound any gain)",
                  file="arcs.csv", code="W-GRADE-LOOP")
+
+
+def _check_reachable(case: MessCase, col: IssueCollector) -> None:
+    """Road part of E-UNREACHABLE: every site must be reachable from the depot and back (energy part: optimiser)."""
+    dep = case.depot
+    ids = list(case.nodes["id"])
+    idx = {n: i for i, n in enumerate(ids)}
+    if dep not in idx:
+        return
+    dist = dijkstra(road_matrix_km(case), directed=True)
+    d0 = idx[dep]
+    for r, n in enumerate(case.sites["node"], start=1):
+        if n not in idx:
+            continue
+        if not np.isfinite(dist[d0, idx[n]]):
+            col.add(f"site {n}: no road path from depot {dep}", file="sites.csv", row=r, field="node",
+                    code="E-UNREACHABLE")
+        elif not np.isfinite(dist[idx[n], d0]):
+            col.add(f"site {n}: no road path back to depot {dep}", file="sites.csv", row=r, field="node",
+                    code="E-UNREACHABLE")
 
 
 def _warn_not_fifo(case: MessCase, col: IssueCollector) -> None:
