@@ -299,3 +299,32 @@ def test_v2g_and_wire(sym: Case) -> None:
     np.testing.assert_array_equal(n.M_minus.toarray(), Mm)
     np.testing.assert_array_equal(n.M_plus.toarray(), Mp)
     np.testing.assert_array_equal(n.D_minus.toarray(), D)
+
+
+def test_resources_section_3_6(sym: Case, pruned: Nets) -> None:
+    """§3.6: arc rows add wireless to plain traversals; lot 17 adds commercial charging; plugs = 10."""
+    t = pruned.transitions
+    r = pruned.resources
+    arcs, lots, chg = r["arcs"], r["lots"], r["chargers"]
+    assert arcs.S.shape == (80, len(t)) and len(lots.rows) == 17 and len(chg.rows) == 17
+    # arc R10 A->B (26 -> 17): 32 plain + 32 wireless columns, capacity 4
+    a = arcs.rows.index[(arcs.rows.road == "R10") & (arcs.rows.direction == "AB")][0]
+    cols = arcs.S[a].indices
+    assert sorted(t.kind[cols].value_counts().items()) == [("inductive", 32), ("road", 32)]
+    assert (t.origin[cols] == "26").all() and (t.dest[cols] == "17").all()
+    assert arcs.capacity[a] == 4
+    # plain arc: 32 columns, capacity 3
+    b = arcs.rows.index[(arcs.rows.road == "R1") & (arcs.rows.direction == "BA")][0]
+    assert len(arcs.S[b].indices) == 32 and arcs.capacity[b] == 3
+    # lot 17: 32 parking + 32 commercial charging columns, capacity 32
+    lot = lots.rows.index[lots.rows.id == "P17"][0]
+    assert sorted(t.kind[lots.S[lot].indices].value_counts().items()) == [("com", 32), ("park", 32)]
+    assert lots.capacity[lot] == 32
+    # home lot 3: parking and home charging of EVs 5 and 6 only
+    h = lots.rows.index[lots.rows.id == "P3"][0]
+    assert sorted(set(t.ev[lots.S[h].indices])) == ["5", "6"] and len(lots.S[h].indices) == 4
+    c17 = chg.rows.index[chg.rows.id == "C17"][0]
+    assert len(chg.S[c17].indices) == 32 and chg.capacity[c17] == 10
+    assert np.isinf(chg.capacity[chg.rows.index[chg.rows.id == "H1"][0]])
+    # every EV column is in at most one arc and the selectors have unit entries
+    assert arcs.S.sum(axis=0).max() == 1 and set(np.unique(lots.S.data)) == {1.0}

@@ -363,6 +363,9 @@ def read_case(path: str | Path, *, validate: bool = True) -> Case:
         raise CaseError(f"'{folder}' is not a case folder (expected a folder containing {CASE_TOML})")
     issues = IssueCollector()
     doc = read_toml(folder / CASE_TOML)
+    if isinstance(doc.get("case"), dict) and doc["case"].get("kind") == "mess":
+        raise CaseError("this is a MESS case ([case] kind = \"mess\"); load it with tenflow.cases.load_path() "
+                        "or tenflow.mess.case.load_mess_case()", file=CASE_TOML, field="case.kind")
     for key, value in doc.items():
         if key not in {s.name for s in T.SECTIONS}:
             issues.add(f"unknown section [{key}] (allowed: meta, options, costs)", file=CASE_TOML, field=key)

@@ -240,9 +240,8 @@ def _check_itineraries(case: Case, iss: IssueCollector) -> None:
     stay = (it["activity"] == "stay").to_numpy()
     bufs = it["buffer"].to_numpy(dtype=object)
     can_park = ((lots[:, None] == bufs[None, :]) & elig[:, evpos]).any(axis=0)
-    for j in np.flatnonzero(~can_park):
-        kind = "stay at" if stay[j] else "travel to"
-        iss.add(f"EV '{it['ev'].iat[j]}': {kind} buffer '{bufs[j]}' (window {kf[j]}..{kt[j]}) but no parking "
+    for j in np.flatnonzero(stay & ~can_park):
+        iss.add(f"EV '{it['ev'].iat[j]}': stay at buffer '{bufs[j]}' (window {kf[j]}..{kt[j]}) but no parking "
                 f"lot there is eligible for it", file=f, row=int(row[j]), field="buffer")
     # consecutive windows: a stay at another buffer than where the EV is needs a travel window first
     origin = it["origin"].to_numpy(dtype=object)

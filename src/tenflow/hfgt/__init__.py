@@ -6,6 +6,6 @@
 
 from __future__ import annotations
 
-from tenflow.hfgt.nets import OPERAND_ACTIONS, Nets, build_nets
+from tenflow.hfgt.nets import OPERAND_ACTIONS, Nets, Resource, build_nets
 
-__all__ = ["OPERAND_ACTIONS", "Nets", "build_nets"]
+__all__ = ["OPERAND_ACTIONS", "Nets", "Resource", "build_nets"]

@@ -46,6 +46,25 @@ _EV_COLUMNS = ["block", "kind", "part", "ev", "component", "origin", "dest", "bu
 
 
 @dataclass
+class Resource:
+    """A shared capacity (omtepf.md §3.6 items 1–3): ``S @ U⁻[k] <= capacity`` with ``S`` summing firings.
+
+    Attributes
+    ----------
+    rows
+        One row per resource (arc, lot or charger), naming it.
+    S
+        Selector/summing matrix (resources × transitions), CSR, entries 1.
+    capacity
+        Capacity per resource (``inf`` = unlimited, e.g. ``plugs = 0``).
+    """
+
+    rows: pd.DataFrame
+    S: sparse.csr_matrix
+    capacity: np.ndarray
+
+
+@dataclass
 class Nets:
     """The nets built from a case (see module docstring for orderings).
 
@@ -76,6 +95,10 @@ class Nets:
         Directed road arcs (:func:`tenflow.case.derived.arcs`).
     ev_steps
         Itinerary expanded per (EV, step) (:func:`tenflow.case.derived.ev_steps`).
+    resources
+        Shared capacities as :class:`Resource`: ``"arcs"`` (road + electrified traversals of an arc ≤ road
+        capacity, §3.6 item 1), ``"lots"`` (parking at the lot + charging at any charger of the lot's buffer ≤
+        lot capacity, item 2), ``"chargers"`` (firings of the charger ≤ plugs, item 3).
     firings
         Pruned form only: one row per EV firing variable, columns ``ev`` (categorical EV id), ``ev_index``
         (row in evs.csv), ``k``, ``transition`` (row of :attr:`transitions`), sorted by (ev, k, transition).
@@ -94,6 +117,7 @@ class Nets:
     arcs: pd.DataFrame
     ev_steps: pd.DataFrame
     firings: pd.DataFrame | None = None
+    resources: dict[str, Resource] = field(default_factory=dict)
     K: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -338,9 +362,37 @@ def build_nets(case: Case, form: Form = "full") -> Nets:
                                           "action": np.tile(np.array(OPERAND_ACTIONS, dtype=object), nev)}),
         arcs=arc_tab, ev_steps=steps, K=case.K, meta={"case": case.name},
     )
+    nets.resources = _resources(case, transitions, arc_tab)
     if form == "pruned":
         nets.firings = _firings(nets, case, bpos)
     return nets
+
+
+def _resources(case: Case, t: pd.DataFrame, arc_tab: pd.DataFrame) -> dict[str, Resource]:
+    """Selector matrices of the shared capacities (§3.6 items 1–3), vectorised with index look-ups."""
+    n = len(t)
+    kind = t["kind"].to_numpy(dtype=object)
+
+    def sel(res_idx: np.ndarray, n_res: int) -> sparse.csr_matrix:
+        ok = res_idx >= 0
+        cols = np.flatnonzero(ok)
+        return sparse.csr_matrix((np.ones(len(cols)), (res_idx[ok], cols)), shape=(n_res, n))
+
+    arc_idx = t["arc"].to_numpy(dtype=np.int64)
+    arcs = Resource(arc_tab[["road", "direction", "origin", "dest"]].copy(), sel(arc_idx, len(arc_tab)),
+                    arc_tab["capacity"].to_numpy(dtype=float))
+    pk, ch = case.parking, case.chargers
+    is_chg = np.isin(kind, ["home", "com", "v2g"])
+    chg_idx = np.where(is_chg, pd.Index(ch["id"]).get_indexer(t["component"]), -1)
+    plugs = ch["plugs"].to_numpy(dtype=float)
+    chargers = Resource(ch[["id", "buffer", "type"]].copy(), sel(chg_idx, len(ch)), np.where(plugs > 0, plugs, np.inf))
+    park_idx = np.where(kind == "park", pd.Index(pk["id"]).get_indexer(t["component"]), -1)
+    S_park = sel(park_idx, len(pk))
+    # charging at a charger counts against every lot at the charger's buffer (selector S_T of §3.6)
+    lot_of_charger = (pk["buffer"].to_numpy(dtype=object)[:, None] == ch["buffer"].to_numpy(dtype=object)[None, :])
+    S_lot = (S_park + sparse.csr_matrix(lot_of_charger.astype(float)) @ chargers.S).tocsr()
+    lots = Resource(pk[["id", "buffer"]].copy(), S_lot, pk["capacity"].to_numpy(dtype=float))
+    return {"arcs": arcs, "lots": lots, "chargers": chargers}
 
 
 def _firings(nets: Nets, case: Case, bpos: pd.Index) -> pd.DataFrame:
