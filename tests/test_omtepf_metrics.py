@@ -147,3 +147,64 @@ def test_kcl_residual_detects_voltage_perturbation(case, ref_grid) -> None:  # t
     assert {v.k for v in viol} == {10}
     assert {v.entity for v in viol} == {"bus 9", "bus 10"}  # bus 9 is a leaf behind line L17 from 10
     assert np.isfinite([v.value for v in viol]).all()
+
+
+# ------------------------------------------------------------------------------------------ end to end
+@pytest.fixture(scope="module")
+def pipeline_unc(case):  # type: ignore[no-untyped-def]
+    from tenflow.problems import omtepf
+
+    return omtepf.run(case, "uncoordinated")
+
+
+def _assert_exact_relations(ev) -> None:  # type: ignore[no-untyped-def]
+    """omtepf.md §6.2 items 1-3 and 5 (both modes)."""
+    assert ev.violations == [], [str(v) for v in ev.violations[:10]]
+    assert ev.traversals == 192 and ev.C_T == pytest.approx(9.60, abs=1e-9)
+    assert ev.queued == 16 and ev.C_Q == pytest.approx(0.80, abs=1e-9)
+    ts = ev.timeseries
+    assert ts.loc[ts["k"] == 40, "queue"].item() == 16
+    assert ev.R_C == pytest.approx(ev.C_T, abs=1e-9)
+    assert ev.charge_units == pytest.approx(384)
+    assert ev.charging_current == pytest.approx(384 * 0.04, abs=1e-9)
+    assert round(100 * ev.utilisation, 2) == 10.53 and round(100 * ev.qos, 2) == 99.12
+    assert ev.losses == pytest.approx(ev.losses_lines, abs=1e-7)
+
+
+def test_end_to_end_uncoordinated(case, pipeline_unc) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(case, pipeline_unc)
+    _assert_exact_relations(ev)
+    # item 4: uncoordinated charging pattern and availability
+    assert ev.electrified_traversals == 32
+    assert ev.plug_steps == {"home": 192, "com": 64, "v2g": 0}
+    assert round(100 * ev.availability, 2) == 85.09 and round(100 * ev.effective_utilisation, 2) == 12.37
+    # §4.6 sanity bands (±5 %; the pipeline's tie-breaks may differ from the reference routes)
+    for got, ref in ((ev.C_G, 10.05), (ev.C_S, 9.97), (ev.R_D, 54.19), (ev.total, -33.37), (ev.E_G, 55.25),
+                     (ev.E_S, 68.27), (ev.E_C, 14.64), (ev.E_D, 108.39)):
+        assert got == pytest.approx(ref, rel=0.05)
+
+
+def test_end_to_end_uncoordinated_opf_is_scan_optimal(case, pipeline_unc) -> None:  # type: ignore[no-untyped-def]
+    """§6.2 item 7: per step, the optimiser's C_G - R_D equals the 1-D scan optimum (to grid tolerance)."""
+    ev = evaluate(case, pipeline_unc)
+    ref = evaluate(case, solve_grid(case, pipeline_unc, scan_generator_voltage(case, pipeline_unc)))
+    assert ref.violations == []
+    d = (ev.timeseries["gen_cost"] - ev.timeseries["demand_revenue"]) - \
+        (ref.timeseries["gen_cost"] - ref.timeseries["demand_revenue"])
+    assert d.max() <= 1e-7  # never worse than a feasible scan point
+    assert d.min() >= -1e-3  # scan resolution 1e-4 p.u. in V_g
+
+
+@pytest.mark.slow
+def test_end_to_end_coordinated(case, pipeline_unc) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("tenflow.problems.coordinated", reason="coordinated pipeline not available")
+    from tenflow.problems import omtepf
+
+    coord = omtepf.run(case, "coordinated")
+    ev_c = evaluate(case, coord)
+    ev_u = evaluate(case, pipeline_unc)
+    _assert_exact_relations(ev_c)
+    # §6.2 item 6: same evaluator, coordinated optimum <= uncoordinated value
+    assert ev_c.objective <= ev_u.objective + 1e-6
+    # the uncoordinated schedule is feasible for the coordinated program's invariants
+    assert check_feasibility(case, pipeline_unc) == []

@@ -30,13 +30,16 @@ def load_case_ref(ref: str) -> Any:
 
 
 def solve_mode(case: Any, mode: str, *, time_limit: float | None = None, gap: float | None = None) -> Any:
-    """Solve one mode with :func:`tenflow.problems.omtepf.run`; options passed only when given."""
+    """Solve one mode with :func:`tenflow.problems.omtepf.run`; options passed only when given.
+
+    ``gap`` applies to the coordinated mode only (the uncoordinated pipeline has no MIP gap to certify).
+    """
     from tenflow.problems import omtepf
 
     kwargs: dict[str, Any] = {}
     if time_limit is not None:
         kwargs["time_limit"] = time_limit
-    if gap is not None:
+    if gap is not None and mode == "coordinated":
         kwargs["gap"] = gap
     return omtepf.run(case, mode, **kwargs)
 
