@@ -285,7 +285,7 @@ def _firing_table(case: Any, sol: OmtepfSolution) -> pd.DataFrame:
     revenue = np.zeros(n)
     cost_t = np.zeros(n)
     cur = np.zeros(n, complex)
-    cbus: list[str | None] = [None] * n
+    cbus: Array = np.full(n, None, dtype=object)
     kind = f["kind"].to_numpy()
     comp = f["component"].to_numpy()
     c_T = float(_get(case, "costs", "c_T", 0.0))
@@ -313,14 +313,12 @@ def _firing_table(case: Any, sol: OmtepfSolution) -> pd.DataFrame:
         ire = rr["current_re"].astype(float).fillna(0.0).to_numpy()
         iim = rr["current_im"].astype(float).fillna(0.0).to_numpy()
         cur[m] = np.where(el, ire + 1j * iim, 0.0)
-        where = _str(rr["charge_bus"]).to_numpy() if "charge_bus" in rr else np.full(m.sum(), "origin")
-        org = f["origin"].to_numpy()[m]
-        dst = f["dest"].to_numpy()[m]
-        idx = np.flatnonzero(m)
-        for j, i in enumerate(idx):
-            if el[j]:
-                w = where[j]
-                cbus[i] = org[j] if w == "origin" else dst[j] if w == "destination" else w
+        where = _str(rr["charge_bus"]).to_numpy(dtype=object) if "charge_bus" in rr \
+            else np.full(m.sum(), "origin", dtype=object)
+        org = f["origin"].to_numpy(dtype=object)[m]
+        dst = f["dest"].to_numpy(dtype=object)[m]
+        bus = np.where(where == "origin", org, np.where(where == "destination", dst, where))
+        cbus[m] = np.where(el, bus, np.array(None, dtype=object))
     # --- chargers (home, commercial, v2g)
     chg = _table(case, "chargers")
     m = np.isin(kind, list(CHARGER_KINDS))
@@ -340,9 +338,7 @@ def _firing_table(case: Any, sol: OmtepfSolution) -> pd.DataFrame:
         revenue[m] = np.where(v2g, -price * rate, price * rate)
         i0 = cc["current_re"].astype(float).to_numpy() + 1j * cc["current_im"].astype(float).to_numpy()
         cur[m] = np.where(v2g, -i0, i0)
-        buf = _str(cc["buffer"]).to_numpy()
-        for j, i in enumerate(np.flatnonzero(m)):
-            cbus[i] = buf[j]
+        cbus[m] = _str(cc["buffer"]).to_numpy(dtype=object)
     f["dur"] = dur
     f["net"] = net
     f["charge"] = charge
@@ -868,8 +864,7 @@ def kcl_residual(grid: _Grid, V: Array, Ig: Array, f: pd.DataFrame, K: int) -> A
     inj = np.zeros((K, nb), complex)
 
     def add(cols: Array, vals: Array, sign: float) -> None:
-        for j in range(len(cols)):  # loop over devices (few), vectorised over steps
-            inj[:, cols[j]] += sign * vals[:, j]
+        np.add.at(inj.T, cols, sign * vals.T)  # unbuffered: several devices may share a bus
 
     add(grid.gbus, Ig, 1.0)
     add(grid.pvbus, grid.Is, 1.0)
