@@ -431,3 +431,22 @@ def test_against_printed_prototype_output_nmc_hist_small(runs: dict[tuple[str, s
     assert t["co_km"] == co_km and t["dm_km"] == dm_km
     assert abs(t["co_cost"] - co_cost) <= 0.2 and abs(t["dm_cost"] - dm_cost) <= 0.2
     assert abs(t["operational"] - op) <= 0.02 and abs(t["degradation"] - deg) <= 0.2
+
+
+def test_write_folder(runs: dict[tuple[str, str], ReplayResult], tmp_path: object) -> None:
+    import json
+    from pathlib import Path
+
+    r = runs[("mess-small", "m3")]
+    out = r.write(Path(str(tmp_path)) / "replay")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["events.csv", "lmp.csv", "report.md", "report.txt", "run.json", "site_soc.csv", "totals.csv",
+                     "trips.csv", "vehicles.csv"]
+    back = pd.read_csv(out / "vehicles.csv")
+    assert np.allclose(back["co_cost"], r.vehicles["co_cost"], rtol=0, atol=1e-9)
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"] == "m3" and run["totals"]["trips"] == 7
+    assert (out / "report.txt").read_text() == r.to_text()
+    again = replay("mess-small", "m3").write(Path(str(tmp_path)) / "replay2")
+    for n in ("vehicles.csv", "totals.csv", "trips.csv", "report.md"):
+        assert (out / n).read_bytes() == (again / n).read_bytes()

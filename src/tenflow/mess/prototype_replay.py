@@ -123,6 +123,26 @@ class ReplayResult:
     site_soc: pd.DataFrame
     lmp: pd.DataFrame
 
+    # -- output --------------------------------------------------------------------------------------------
+    def write(self, out: str | Path, fmt: str = "csv") -> Path:
+        """Write the replay to folder ``out`` atomically (mess.md §7 conventions).
+
+        Files: ``vehicles``, ``totals``, ``trips``, ``events``, ``site_soc``, ``lmp`` (CSV, or Parquet with
+        ``fmt="parquet"``), ``report.md`` (:meth:`to_markdown`), ``report.txt`` (:meth:`to_text`, the prototype's
+        printed summary) and ``run.json`` (case, model, options, totals, versions, time stamp).
+        """
+        from tenflow.results.io import atomic_dir, atomic_write_text, provenance, write_json, write_table
+
+        with atomic_dir(out) as tmp:
+            for name in ("vehicles", "totals", "trips", "events", "site_soc", "lmp"):
+                write_table(getattr(self, name), tmp / name, fmt)
+            atomic_write_text(tmp / "report.md", self.to_markdown())
+            atomic_write_text(tmp / "report.txt", self.to_text())
+            write_json(tmp / "run.json", provenance(command="replay-prototype", case=self.case_name,
+                                                    model=self.model, scale=self.scale, options=self.options,
+                                                    totals=self.totals_dict()))
+        return Path(out)
+
     # -- formatting ----------------------------------------------------------------------------------------
     def totals_dict(self) -> dict[str, float]:
         """The B.7 totals as a plain dict."""
