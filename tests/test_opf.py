@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from _opf_cases import symmetrica_with_charging
 
 import tenflow
 import tenflow.opf as opf
+from _opf_cases import symmetrica_with_charging
 from tenflow.errors import CaseError, InfeasibleError
 from tenflow.formulations import ivacopf as iv
 from tenflow.formulations.grid_data import GridData, grid_from_case, symmetrica_lite_grid

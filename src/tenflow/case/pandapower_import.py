@@ -79,11 +79,11 @@ def from_pandapower(net: Any, *, K: int = 96, shape: Array | None = None, name: 
         Upper bound of generator currents (``0 <= Ir <= ir_max``, ``|Ii| <= ir_max``).
     """
     pp = _require_pandapower()
+    import copy
+
     from pandapower.converter.pypower.to_ppc import to_ppc
     from pandapower.pypower.idx_brch import BR_B, BR_R, BR_STATUS, BR_X, F_BUS, T_BUS, TAP
     from pandapower.pypower.idx_bus import BS, BUS_TYPE, GS
-
-    import copy
 
     net = copy.deepcopy(net)
     del pp

@@ -1,0 +1,51 @@
+"""Global optimality: the CCP optimum of every step equals the exact 1-D scan (omtepf.md §3.10 option 4,
+§6.2 item 7), on the built-in Symmetrica-lite case and with a synthetic EV-charging draw that moves the
+optimum off the voltage bound (voltage limit at bus 9 binding, interior optima in the evening)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tenflow
+import tenflow.opf as opf
+from _opf_cases import symmetrica_with_charging
+from tenflow.formulations.grid_data import grid_from_case
+
+
+def _compare(grid: opf.GridData) -> tuple[opf.OPFResult, object]:
+    res = opf.solve(grid)
+    scan = opf.scan_opf(grid)
+    assert (scan.n_feasible > 0).all()
+    # the scan is a feasible point of the same problem: the convex/CCP optimum cannot be worse than the
+    # scan optimum by more than the scan's grid tolerance, nor better by more than solver accuracy
+    diff = res.objective_steps - scan.objective.to_numpy()
+    tol = scan.tol.to_numpy() + 1e-7
+    assert np.all(np.abs(diff) <= tol), (np.argmax(np.abs(diff) - tol), diff.max(), diff.min())
+    vg = np.abs(res.V[:, grid.ref_bus])
+    assert vg == pytest.approx(scan.v_gen.to_numpy(), abs=1e-3)
+    return res, scan
+
+
+def test_builtin_case_every_step_equals_the_scan():
+    res, scan = _compare(grid_from_case(tenflow.cases.load("symmetrica-lite")))
+    assert np.all(np.abs(res.V[:, 17]) == pytest.approx(1.1, abs=1e-6))  # bang-bang at the upper bound
+
+
+def test_with_charging_every_step_equals_the_scan():
+    res, scan = _compare(symmetrica_with_charging())
+    vg = scan.v_gen.to_numpy()
+    # omtepf.md §4.6: V_18 = 1.1 except at the morning peak (0.935) and the evening charging (interior)
+    assert vg[3] == pytest.approx(0.935, abs=2e-3)
+    assert np.sum(vg < 1.1 - 1e-4) >= 4
+    assert np.abs(res.V).min() == pytest.approx(0.9, abs=1e-6)
+
+
+def test_scan_rejects_multi_generator_grids():
+    g = opf.symmetrica_lite_grid(K=1)
+    two = g.with_options(gen_ids=g.gen_ids.append(g.gen_ids + "b"), gen_bus=np.array([17, 2]),
+                         gen_cost_a=np.r_[g.gen_cost_a, g.gen_cost_a], gen_cost_b=np.r_[g.gen_cost_b, g.gen_cost_b],
+                         gen_cost_c=np.r_[g.gen_cost_c, g.gen_cost_c], gen_ir_min=np.r_[0.0, 0.0],
+                         gen_ir_max=np.r_[5.0, 5.0], gen_ii_min=np.r_[-5.0, -5.0], gen_ii_max=np.r_[5.0, 5.0])
+    with pytest.raises(tenflow.CaseError, match="exactly one generator"):
+        opf.scan_opf(two)
