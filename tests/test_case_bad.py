@@ -9,9 +9,12 @@ from __future__ import annotations
 import shutil
 import tomllib
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tenflow
 from tenflow.case import load_case
@@ -71,3 +74,33 @@ def test_cli_validate_reports(name: str, tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert isinstance(res.exception, tenflow.CaseError)
     assert expect["contains"] in str(res.exception)
+
+
+_FILES = sorted(p.name for p in (BAD / "_base").iterdir() if p.suffix == ".csv")
+_TOKENS = ["", "nan", "-1", "abc", "1e309", "inf", "0", "17", "E1", "true", "3.5", "99999999999999999999", "1;2",
+           "home", "all", '"', "R1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(_FILES), st.integers(0, 60), st.integers(0, 12), st.sampled_from(_TOKENS),
+       st.booleans())
+def test_fuzz_one_cell_never_crashes(fname: str, row: int, col: int, token: str, drop_row: bool) -> None:
+    """Replacing any one cell (or dropping a row) gives a valid case or a CaseError, never another exception."""
+    with TemporaryDirectory() as d:
+        folder = Path(d) / "c"
+        shutil.copytree(BAD / "_base", folder)
+        lines = (folder / fname).read_text().splitlines()
+        r = row % len(lines)
+        if drop_row and r > 0:
+            del lines[r]
+        else:
+            cells = lines[r].split(",")
+            cells[col % len(cells)] = token
+            lines[r] = ",".join(cells)
+        (folder / fname).write_text("\n".join(lines) + "\n")
+        try:
+            case = load_case(folder)
+        except tenflow.CaseError as exc:
+            assert exc.issues and all(i.file for i in exc.issues if i.row is not None)
+            return
+        tenflow.build_nets(case, "pruned")  # a case that loads must also build

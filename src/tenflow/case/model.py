@@ -251,8 +251,16 @@ def _normalize(df: pd.DataFrame, comp: Component) -> pd.DataFrame:
         elif a.dtype == "int":
             if col.isna().any():
                 raise CaseError("empty cell in an integer column", file=comp.filename, field=a.name)
-            col = col.astype("int64")
+            try:
+                conv = col.astype("int64")
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise CaseError(f"not an integer column ({exc})", file=comp.filename, field=a.name) from None
+            if not (pd.to_numeric(col, errors="coerce") == conv).all():
+                raise CaseError("non-integer values in an integer column", file=comp.filename, field=a.name)
+            col = conv
         elif a.dtype == "bool" and not col.isna().any():
+            if not col.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+                raise CaseError("non-boolean values in a boolean column", file=comp.filename, field=a.name)
             col = col.astype(bool)
         out[a.name] = col
     return pd.DataFrame(out, columns=comp.columns)

@@ -102,6 +102,7 @@ def _pandas_dtype(dtype: DType) -> str:
     return {"int": "int64", "float": "float64", "str": "object", "bool": "bool"}[dtype]
 
 
+_INT64_MAX = 2**63 - 1
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
@@ -119,6 +120,8 @@ def _convert_cell(raw: str, attr: Attr) -> tuple[Any, str | None]:
             if not math.isfinite(f) or f != int(f):
                 return None, f"'{text}' is not an integer"
             value: Any = int(f)
+            if abs(value) > _INT64_MAX:
+                return None, f"'{text}' is out of the integer range"
         elif attr.dtype == "float":
             value = float(text)
             if math.isnan(value):

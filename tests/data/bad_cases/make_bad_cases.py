@@ -101,6 +101,8 @@ def main() -> None:
          file="chargers.csv", row=2, field="eligible", contains="unknown EV 'E7'")
     edit("unknown_profile", "loads.csv", "D4,4,house", "D4,4,office", file="loads.csv", row=4, field="g_profile",
          contains="unknown profile")
+    edit("int_overflow", "roads.csv", "R1,1,2,true,3,", "R1,1,2,true,99999999999999999999,", file="roads.csv",
+         row=1, field="capacity", contains="out of the integer range")
     edit("bad_choice", "chargers.csv", "H1,1,home,", "H1,1,house,", file="chargers.csv", row=1, field="type",
          contains="must be one of")
 
