@@ -578,12 +578,15 @@ def evaluate(case: MessCase, plan: Any, degradation: str | None = None, *,
         tr[f"t_{c}"] = ctx.t(tr[f"j_{c}"].astype(float).to_numpy())
     delta = tr["type"].map(lambda k: ctx.types[str(k)].delta).to_numpy(float)
     wage = tr["type"].map(lambda k: ctx.types[str(k)].wage).to_numpy(float)
-    sums = g[["km", "leg_kwh", "energy", "charging", "tolls", "maintenance", "deg_cal", "deg_cyc"]].sum()
+    # traction energy actually drawn from the pack (regeneration above soc_max is lost to the brakes)
+    a["pack_drawn_kwh"] = np.where(a["kind"] == "travel", a["q_from"] * a["delta"] - a["e_end_kwh"], 0.0)
+    g = a.groupby("trip", sort=True)
+    sums = g[["km", "pack_drawn_kwh", "energy", "charging", "tolls", "maintenance", "deg_cal", "deg_cyc"]].sum()
     ch = a[a["kind"] == "charge"]
     dep = ch[ch["charge_site"] == "depot"].groupby("trip")["grid_kwh"].sum()
     enr = ch[ch["charge_site"] != "depot"].groupby("trip")["grid_kwh"].sum()
     tr["km"] = tr["trip"].map(sums["km"]).fillna(0.0)
-    tr["kwh_traction"] = tr["trip"].map(sums["leg_kwh"]).fillna(0.0)
+    tr["kwh_traction"] = tr["trip"].map(sums["pack_drawn_kwh"]).fillna(0.0)
     tr["kwh_grid_enroute"] = tr["trip"].map(enr).fillna(0.0)
     tr["kwh_grid_depot"] = tr["trip"].map(dep).fillna(0.0)
     tr["kwh_delivered"] = tr["q_delivered"].astype(float).to_numpy() * delta
