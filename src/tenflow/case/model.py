@@ -382,7 +382,8 @@ def read_case(path: str | Path, *, validate: bool = True) -> Case:
     sec = {s.name: s.parse(doc.get(s.name, {}) if isinstance(doc.get(s.name), dict) else {},
                            file=CASE_TOML, issues=issues) for s in T.SECTIONS}
     K = sec["meta"].get("K")
-    K = int(K) if isinstance(K, int) and K > 0 else None
+    k_max = next(a.max for a in T.META.attrs if a.name == "K")
+    K = int(K) if isinstance(K, int) and not isinstance(K, bool) and 0 < K <= (k_max or K) else None
     frames = {comp.name: read_table(folder, comp, issues) for comp in T.TABLES}
     profiles = _read_profiles(folder, K, issues)
     issues.raise_if_any()
