@@ -49,3 +49,18 @@ def test_scan_rejects_multi_generator_grids():
                          gen_ir_max=np.r_[5.0, 5.0], gen_ii_min=np.r_[-5.0, -5.0], gen_ii_max=np.r_[5.0, 5.0])
     with pytest.raises(tenflow.CaseError, match="exactly one generator"):
         opf.scan_opf(two)
+
+
+def test_exact_nonconvex_scip_equals_scan_and_ccp():
+    """§3.10 option 1 (SCIP spatial branch and bound on the non-convex revenue) on steps with the optimum at
+    the voltage bound (20), at the bus-9 voltage limit (3) and interior (45)."""
+    pytest.importorskip("pyscipopt", reason="pyscipopt (extra 'scip') is not installed")
+    g = symmetrica_with_charging()
+    steps = [3, 20, 45]
+    exact = opf.solve(g, steps=steps, revenue="exact")
+    scan = opf.scan_opf(g, steps=steps)
+    ccp = opf.solve(g, steps=steps)
+    assert exact.method == "exact" and max(exact.info["gaps"]) <= 1e-6
+    assert exact.objective_steps == pytest.approx(scan.objective.to_numpy(), abs=1e-6)
+    assert exact.objective_steps == pytest.approx(ccp.objective_steps, abs=1e-6)
+    assert exact.lmp == pytest.approx(ccp.lmp, rel=1e-3)
