@@ -49,7 +49,8 @@ Each EV's day is a list of windows (`itineraries.csv`, any number of rows per EV
 * `travel` to `buffer`: the EV moves from where its previous window left it (its home for the first window),
   may drive, queue anywhere, and after arriving park (and charge if `charge`) at the destination; it may not park
   elsewhere. The window must be at least as long as the shortest road path (in steps);
-* windows of one EV must not overlap and must lie in `0..K-1`; steps covered by no window are unrestricted.
+* windows of one EV must not overlap and must lie in `0..K-1`; steps covered by no window are unrestricted;
+* every EV starts at its `home` at k = 0 with `soc_init` and ends with `soc_final` (omtepf.md §3.5).
 
 ## Validation
 

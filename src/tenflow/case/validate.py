@@ -145,7 +145,8 @@ def _check_frames(case: Case, iss: IssueCollector) -> None:
             elif a.dtype == "str":
                 vals = col.to_numpy(dtype=object)
                 if a.required:
-                    for i in np.flatnonzero([v is None or str(v).strip() == "" for v in vals]):
+                    empty = (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+                    for i in np.flatnonzero(empty):
                         iss.add("empty cell in a required column", file=comp.filename, row=int(i) + 1, field=a.name)
                 if a.choices:
                     for i in np.flatnonzero(~np.isin(vals.astype(str), list(a.choices))):
@@ -256,11 +257,11 @@ def _check_itineraries(case: Case, iss: IssueCollector) -> None:
         pos = pd.Index(dist.index)
         d = dist.to_numpy()[pos.get_indexer(origin[trav]), pos.get_indexer(bufs[trav])]
         length = kt[trav] - kf[trav] + 1
-        for j, dj, L in zip(trav, d, length, strict=True):
-            if dj > L:
-                what = "no road path" if math.isinf(dj) else f"the shortest path takes {int(dj)} steps"
-                iss.add(f"EV '{it['ev'].iat[j]}': travel window {kf[j]}..{kt[j]} ({L} steps) from '{origin[j]}' to "
-                        f"'{bufs[j]}' is unreachable in time: {what}", file=f, row=int(row[j]), field="k_to")
+        late = d > length
+        for j, dj, L in zip(trav[late], d[late], length[late], strict=True):
+            what = "no road path" if math.isinf(dj) else f"the shortest path takes {int(dj)} steps"
+            iss.add(f"EV '{it['ev'].iat[j]}': travel window {kf[j]}..{kt[j]} ({L} steps) from '{origin[j]}' to "
+                    f"'{bufs[j]}' is unreachable in time: {what}", file=f, row=int(row[j]), field="k_to")
 
 
 def _check_grid(case: Case, iss: IssueCollector) -> None:
