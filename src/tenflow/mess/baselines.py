@@ -384,7 +384,7 @@ def run_baseline(case: MessCase, method: str, degradation: str | None = None, *,
             if chosen is not None:
                 break
         if chosen is None:
-            return _infeasible(method, trips, skey, _diagnose(ctx, pl, skey, dl))
+            return _infeasible(method, trips, skey, _diagnose(ctx, pl, skey, dl, j_inst))
         truck, typ, arcs = chosen
         trips.append((typ, truck, skey, arcs))
         busy[truck].append((arcs[0][3], arcs[-1][4]))
@@ -395,27 +395,28 @@ def run_baseline(case: MessCase, method: str, degradation: str | None = None, *,
     return BaselineResult(plan, "feasible")
 
 
-def _diagnose(ctx: EvalContext, pl: _Planner, skey: str, dl: int) -> str:
-    """Reason why no truck can serve ``skey`` by step ``dl``: energy (best deliverable SoC) or time/fleet."""
+def _diagnose(ctx: EvalContext, pl: _Planner, skey: str, dl: int, j_inst: int) -> str:
+    """Reason why no truck can serve ``skey`` by step ``dl``: energy (no route delivers ``min_delivery_soc``; best
+    deliverable SoC) or time/fleet."""
     si = ctx.sites[skey]
     outs, _ = pl.site_routes(skey)
+    need = pl.q_deliv * 100 // ctx.L
     best: tuple[int, tuple[str, ...]] | None = None
-    for _typ, sim in pl.sims.items():
+    for sim in pl.sims.values():
         if abs(sim.ti.pack_kwh - si.pack_kwh) > 1e-9:
             continue
         for ro in outs:
-            arcs: list[Arc] = []
-            r = pl._drive(sim, ro, max(sim.ti.a, 0), sim.ti.qdep, sim.ti.qmin, arcs, at_depot_end=False)
+            if pl._drive(sim, ro, sim.ti.a, sim.ti.qdep, pl.q_deliv, [], at_depot_end=False) is not None:
+                return (f"site {si.node}: no truck can complete a swap between {_hhmm(ctx, j_inst)} (previous "
+                        f"swap) and {_hhmm(ctx, dl)} (deadline of the installed pack) and return to the depot "
+                        f"within its availability")
+            r = pl._drive(sim, ro, sim.ti.a, sim.ti.qdep, sim.ti.qmin, [], at_depot_end=False)
             if r is not None and (best is None or r[1] > best[0]):
                 best = (r[1], ro.nodes)
-    need = pl.q_deliv * 100 // ctx.L
     if best is None:
         return f"site {si.node}: no energy-feasible {pl.method} route from the depot"
-    if best[0] < pl.q_deliv:
-        return (f"site {si.node}: no {pl.method} route delivers SoC >= {need} % (best: {'→'.join(best[1])} "
-                f"arrives with {best[0] * 100 // ctx.L} %)")
-    return (f"site {si.node}: no truck can complete a swap by {_hhmm(ctx, dl)} (deadline of the installed pack) "
-            f"and return to the depot within its availability")
+    return (f"site {si.node}: no {pl.method} route delivers SoC >= {need} % (best: {'→'.join(best[1])} "
+            f"arrives with {best[0] * 100 // ctx.L} %)")
 
 
 def _hhmm(ctx: EvalContext, j: int) -> str:
