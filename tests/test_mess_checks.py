@@ -85,3 +85,19 @@ def test_plug_violation(tiny) -> None:  # type: ignore[no-untyped-def]
     # both trucks charge at the depot at step 7 (trip 1: 1→3, trip 2: 1→3)
     v = check_fleet(evaluate(case, make_plan([("T", "1", 2, TINY_TRIP_1), ("T", "2", 2, TINY_TRIP_2)])))
     assert any("charger depot" in x and "> 1 plugs" in x for x in v)
+
+
+@pytest.mark.parametrize("case_name,model", [
+    ("mess-tiny", None), ("mess-tiny-2", None), ("mess-small", "nmc"), ("mess-small", "lfp"),
+    ("mess-small", "generalized"),
+    pytest.param("mess-large", "nmc", marks=pytest.mark.slow),
+    pytest.param("mess-large", "lfp", marks=pytest.mark.slow),
+    pytest.param("mess-large", "generalized", marks=pytest.mark.slow)])
+def test_optimized_plan_invariants(case_name: str, model: str | None) -> None:
+    """§9 checks 3–6 on the optimiser's plans (energy balance, SoC bounds, swaps before depletion and inside
+    windows, fleet/plugs/truck overlaps) — replayed independently of the optimiser's tables."""
+    from tests._mess_solved import solved
+
+    _, res, ev, _ = solved(case_name, model)
+    assert ev is not None
+    assert check_plan(ev) == []

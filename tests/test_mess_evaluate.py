@@ -100,3 +100,31 @@ def test_tiny_site_soc() -> None:
     assert soc.loc[0] == pytest.approx(0.8)
     assert soc.loc[3] == pytest.approx(0.8 - 0.3 * 1.5)
     assert soc.loc[8] == pytest.approx((80 - 30 * 1.5) / 100)  # last pack: 80 kWh installed 09:30
+
+
+# ---------------------------------------------------------------------------------------------------------
+# evaluator == optimiser (mess.md §9 check 7) — independent code paths must agree to 1e-6 $
+# ---------------------------------------------------------------------------------------------------------
+SOLVED = [("mess-tiny", None), ("mess-tiny-2", None), ("mess-small", "nmc"), ("mess-small", "lfp"),
+          ("mess-small", "generalized"),
+          pytest.param("mess-large", "nmc", marks=pytest.mark.slow),
+          pytest.param("mess-large", "lfp", marks=pytest.mark.slow),
+          pytest.param("mess-large", "generalized", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("case_name,model", SOLVED)
+def test_evaluator_equals_optimizer(case_name: str, model: str | None) -> None:
+    from tests._mess_solved import solved
+
+    _, res, ev, _ = solved(case_name, model)
+    assert res.status == "optimal"
+    assert ev is not None
+    assert ev.total == pytest.approx(res.objective, abs=1e-6)
+
+
+@pytest.mark.parametrize("case_name,ref", [("mess-tiny", 260.716919), ("mess-tiny-2", 418.093344)])
+def test_optimizer_plan_reproduces_appendix_c(case_name: str, ref: float) -> None:
+    from tests._mess_solved import solved
+
+    _, res, ev, _ = solved(case_name, None)
+    assert ev.total == pytest.approx(ref, abs=1e-6)
