@@ -64,6 +64,7 @@ def tables(evals: Sequence[Evaluation]) -> dict[str, pd.DataFrame]:
 
 
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested solver info as ``a.b.c -> value``; short lists of dicts indexed, long lists summarised."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
@@ -71,6 +72,11 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(_flat(v, key + "."))
         elif isinstance(v, list | tuple) and len(v) > 8:
             out[key] = f"[{len(v)} items]"
+        elif isinstance(v, list | tuple) and v and all(isinstance(x, Mapping) for x in v):
+            for i, x in enumerate(v):
+                out.update(_flat(x, f"{key}.{i}."))
+        elif isinstance(v, float):
+            out[key] = f"{v:.6g}"
         else:
             out[key] = v
     return out
