@@ -205,16 +205,12 @@ class _Planner:
             if ck is not None and i in stops:
                 nxt = next((s for s in stops if s > i), len(nodes) - 1)
                 req = final_req if nxt == len(nodes) - 1 else sim.ti.qmin
-                if route.rule == "to":
-                    target = self.q_to
-                    if at_depot_end and "depot" not in ctx.chargers:
-                        target = self._min_target(sim, route, i, nxt, j, q, req, ck, lo=self.q_to)
-                        if target is None:
-                            return None
-                else:
-                    target = self._min_target(sim, route, i, nxt, j, q, req, ck, lo=q)
-                    if target is None:
-                        return None
+                tgt: int | None = self.q_to
+                if route.rule != "to" or (at_depot_end and "depot" not in ctx.chargers):
+                    tgt = self._min_target(sim, route, i, nxt, j, q, req, ck, lo=q if route.rule != "to" else self.q_to)
+                if tgt is None:
+                    return None
+                target = tgt
                 r = sim.charge(u, ck, j, q, target, arcs)
                 if r is None:
                     return None

@@ -305,7 +305,7 @@ class Evaluation:
                      degradation_cycle=b["wear_sites_cycle"], total=b["wear_sites"])
         idle = dict(zero, truck="idle_packs", type="", degradation_calendar=b["wear_idle"], total=b["wear_idle"])
         credit = dict(zero, truck="end_credit", type="", total=-b["end_credit"])
-        tot = {c: float(g[c].sum()) for c in cols}
+        tot: dict[str, Any] = {c: float(g[c].sum()) for c in cols}
         tot.update(truck="total", type="", degradation_calendar=b["degradation_calendar"],
                    degradation_cycle=b["degradation_cycle"], total=b["total"])
         out = pd.concat([g, pd.DataFrame([sites, idle, credit, tot])], ignore_index=True)

@@ -89,11 +89,11 @@ def route_map(case: MessCase, ev: Evaluation, folder: Path, stem: str = "route_m
     for i, t in enumerate(trips):
         g = ev.arcs[(ev.arcs["trip"] == t) & (ev.arcs["kind"] == "travel")]
         off = (i - len(trips) / 2) * 0.004 * span
-        col = cmap(i % 20)
+        tcol = cmap(i % 20)
         for _, r in g.iterrows():
             pa, pb = pos[_key(r["frm"])], pos[_key(r["to"])]
             ax.annotate("", xy=(pb[0] + off, pb[1] + off), xytext=(pa[0] + off, pa[1] + off),
-                        arrowprops={"arrowstyle": "->", "color": col, "lw": 1.2, "alpha": 0.8}, zorder=2)
+                        arrowprops={"arrowstyle": "->", "color": tcol, "lw": 1.2, "alpha": 0.8}, zorder=2)
     ch = ev.arcs[ev.arcs["kind"] == "charge"]
     if len(ch):
         stops = ch.groupby(ch["frm"].map(_key)).size()
