@@ -99,3 +99,21 @@ def test_case_hash() -> None:
     assert case_hash(a) == case_hash(b)
     b.arcs.loc[0, "length_km"] = 11.0
     assert case_hash(a) != case_hash(b)
+
+
+def test_pack_trajectories_follow_swaps(tiny_ev) -> None:  # type: ignore[no-untyped-def]
+    """Packs change hands at swaps: truck 1's pack is installed at 09:00, the initial site pack rides back on
+    truck 1; truck 2's pack is installed at 09:30 and stays until the horizon end (80 kWh − 30 kWh/h·1.5 h)."""
+    from tenflow.mess.report import ex_post_table, pack_trajectories
+
+    _, ev = tiny_ev
+    tr = pack_trajectories(ev)
+    assert sorted(tr) == ["site-2", "truck-1", "truck-2"]  # 2 truck packs + 1 site pack, conserved
+    t, s = tr["truck-2"]
+    assert t[-1] == 11.0 and s[-1] == pytest.approx(0.35)
+    t, s = tr["site-2"]
+    assert t[0] == 7.0 and s[0] == pytest.approx(0.8)
+    assert (t[-1], s[-1]) == (11.0, pytest.approx(0.6))  # back at the depot on truck 1, charged to q_dep
+    xp = ex_post_table(ev)
+    assert set(xp["pack"]) == {"site-2", "truck-1", "truck-2"}
+    assert (xp["rainflow_cost"] >= 0).all()

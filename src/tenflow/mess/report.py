@@ -148,6 +148,78 @@ def site_soc_table(ev: Evaluation) -> pd.DataFrame:
     return ss[["method", "site", "j", "time", "clock", "soc", "pack"]]
 
 
+def pack_trajectories(ev: Evaluation) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """SoC trajectory (times h, SoC) of every physical pack: initial site packs ``site-<node>``, truck packs
+    ``truck-<id>``. Packs change hands at swaps (the truck's pack is installed, the site's pack rides back); idle
+    truck packs follow the model's convention (§4.1: a trip starts at ``s_dep``)."""
+    ctx = ev.ctx
+    L = ctx.L
+    pts: dict[str, list[tuple[float, float]]] = {}
+    truck_pack = {t: f"truck-{t}" for t in ctx.truck_type}
+    site_pack = {k: f"site-{k}" for k in ctx.sites}
+    installed: dict[tuple[str, int], str] = {}  # (site, install step) -> pack id
+    a = ev.arcs
+    sw = a[a["kind"] == "swap"].sort_values(["j_to", "trip"], kind="stable")
+    order = list(sw["trip"]) + [t for t in sorted(a["trip"].unique()) if t not in set(sw["trip"])]
+    for trip in order:
+        g = a[a["trip"] == trip].sort_values("seq")
+        truck = _key(g["truck"].iloc[0])
+        carried = truck_pack.get(truck, f"truck-{truck}")
+        cur = carried
+        first = g.iloc[0]
+        pts.setdefault(cur, []).append((float(first["t_from"]), float(first["q_from"]) / L))
+        for _, r in g.iterrows():
+            if r["kind"] == "swap":
+                skey = _key(r["frm"])
+                pts.setdefault(cur, []).append((float(r["t_to"]), float(r["q_from"]) / L))
+                removed = site_pack.get(skey, f"site-{skey}")
+                site_pack[skey] = cur
+                installed[(skey, int(r["j_to"]))] = cur
+                cur = removed
+                pts.setdefault(cur, []).append((float(r["t_to"]), float(r["q_to"]) / L))
+            else:
+                pts.setdefault(cur, []).append((float(r["t_to"]), float(r["q_to"]) / L))
+        truck_pack[truck] = cur
+    ss = ev.site_soc
+    for _, p in ev.site_periods.iterrows():
+        skey = _key(p["site"])
+        j0 = int(p["j_install"])
+        pid = f"site-{skey}" if int(p["trip"]) < 0 else installed.get((skey, j0), f"site-{skey}")
+        last = int(p["j_remove"]) < 0
+        j1 = ctx.J if last else int(p["j_remove"])
+        m = (ss["site"].map(_key) == skey) & (ss["j"] >= j0) & ((ss["j"] < j1) | (last & (ss["j"] == j1)))
+        sub = ss[m]
+        pts.setdefault(pid, []).extend(zip(sub["time"].astype(float), sub["soc"].astype(float), strict=True))
+        if int(p["j_remove"]) >= 0:
+            pts[pid].append((float(ctx.t(j1)), float(p["e_remove"]) / ctx.sites[skey].pack_kwh))
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for pid, lst in pts.items():
+        arr = sorted(lst, key=lambda x: x[0])
+        out[pid] = (np.array([x[0] for x in arr]), np.clip(np.array([x[1] for x in arr]), 0.0, 1.0))
+    return out
+
+
+def ex_post_table(ev: Evaluation) -> pd.DataFrame:
+    """§4.7 ex-post assessment per pack (informational): rainflow cycles and cost with the model's Φ, discharge
+    episodes, the planned additive cost along the trajectory and (nmc/lfp) the exact nonlinear fade cost."""
+    from tenflow.mess.degradation import ex_post, soc_trajectory
+
+    rows = []
+    for pid, (t, s) in sorted(pack_trajectories(ev).items()):
+        skey = pid.split("-", 1)[1]
+        cap = (ev.ctx.sites[skey].pack_kwh if pid.startswith("site-") and skey in ev.ctx.sites
+               else ev.ctx.types[ev.ctx.truck_type[skey]].pack_kwh if skey in ev.ctx.truck_type else 0.0)
+        if cap <= 0:
+            continue
+        res = ex_post(ev.ctx.model(cap), soc_trajectory(t, s))
+        row: dict[str, Any] = {"pack": pid, "points": len(t), "soc_min": float(s.min()), "soc_max": float(s.max())}
+        for k, v in res.items():
+            if isinstance(v, (int, float, np.integer, np.floating)):
+                row[k] = float(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 COMPARISON_COLUMNS = ["method", "status", "total", "lb", "gap", "km", "kwh_delivered", "cost_per_km",
                       "cost_per_kwh_delivered", "trips", "kwh_traction", "kwh_grid_enroute", "kwh_grid_depot",
                       "kwh_delivered_net", *COST_COLUMNS, "end_credit", "objective_solver", "evaluator_minus_solver",
@@ -236,6 +308,17 @@ def report_markdown(case: MessCase, runs: list[MethodRun], comp: pd.DataFrame, *
     out += ["Costs follow mess.md §6.1: tolls and maintenance per km, wages for the whole trip, `energy` = depot "
             "electricity, `charging` = en-route electricity at the charger bus price (LMP) incl. fees, degradation "
             "of truck packs on trip arcs, of installed site packs and of idle packs (§4.1).", ""]
+    xp_rows = [(r.method, r.info["ex_post"]) for r in runs if r.info.get("ex_post")]
+    if xp_rows:
+        out += ["## Ex-post wear assessment (§4.7, informational)", "",
+                "Sum over all packs (`<method>/ex_post.csv` per pack): rainflow cycles (ASTM E1049) priced with "
+                "the model's Φ, discharge episodes each priced as one cycle of its depth, the planned additive "
+                "rule along the same trajectories and, for nmc/lfp, the exact nonlinear fade increment.", "",
+                "| method | rainflow $ | episodes $ | planned $ | exact fade $ |", "|---|---|---|---|---|"]
+        for m, d in xp_rows:
+            out.append(f"| {m} | {_fmt(d.get('rainflow_cost'))} | {_fmt(d.get('episode_cost'))} | "
+                       f"{_fmt(d.get('planned_cost'))} | {_fmt(d.get('cost_exact'))} |")
+        out.append("")
     out += ["## Solver certificate and evaluator cross-check", ""]
     for r in runs:
         line = f"- `{r.method}`: status **{r.status}**"
@@ -318,6 +401,11 @@ def write_results(out: str | Path, case: MessCase, runs: list[MethodRun], *, mod
                 all_tabs[k].append(df)
             if r.violations:
                 write_table(pd.DataFrame({"violation": r.violations}), tmp / r.method / "violations.csv", fmt)
+            if len(ev.trips):
+                xp = ex_post_table(ev)
+                write_table(xp, tmp / r.method / "ex_post.csv", fmt)
+                r.info["ex_post"] = {k: float(xp[k].sum()) for k in ("rainflow_cost", "episode_cost", "planned_cost",
+                                                                     "cost_exact") if k in xp}
         for k, lst in all_tabs.items():
             if lst:
                 df = pd.concat(lst, ignore_index=True)
