@@ -1,0 +1,367 @@
+"""Trip DPs and the site-chain DP of the MESS optimiser (mess.md §6.2).
+
+* :func:`trip_dp` — per type, the forward pass ``F_k`` (cheapest partial trip from any start to every state,
+  before the swap) and the backward pass ``G_k`` (cheapest completion from every state to a trip end) on the
+  type's time–space–SoC graph (:mod:`tenflow.core.tsdp`), with the master's duals as prices.
+* :func:`chain_dp` — per site, the chain DP over "pack of level q installed at completion step j":
+  ``H_k(j') = min_{(j,q)} V(j,q) + S_i(j,q,j') + G_k(i,j',b)`` and ``V(j',q') = min_k H_k(j') + swap_k + F_k(i,j'-n_σ,q')``,
+  the chain ending where rule 3's last-pack condition holds. numba kernel plus a numpy fallback (vectorised over
+  levels) with identical arithmetic and tie-breaking (sources in order init, then (step, level) ascending; types
+  ascending; strict improvement).
+* :func:`trace_chain` — the column (all trips with their arc paths) of the best chain.
+* :func:`column_cost` — the base cost of a column recomputed from its arcs (the §6.1 objective restricted to it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tenflow.core import tsdp
+from tenflow.core.tsdp import njit, use_numba
+from tenflow.mess.instance import EPS, TOL_KWH, MessInstance, site_walk
+
+INF = np.inf
+
+
+# ------------------------------------------------------------------------------------------- columns
+@dataclass
+class Trip:
+    """One trip of a chain: out path to the site, swap, back path to the depot (arcs as (arc, step, level))."""
+
+    k: int
+    j0: int
+    ja: int
+    q_del: int
+    js: int
+    b: int
+    je: int
+    out: list[tuple[int, int, int]]
+    back: list[tuple[int, int, int]]
+
+
+@dataclass
+class Column:
+    """A site chain (master column): its trips, base cost and constraint signature."""
+
+    site: int
+    trips: list[Trip]
+    cost: float = 0.0
+    occ: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))  # [K, J]
+    plugs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))  # [R, S]
+    origin: str = ""
+
+    def signature(self) -> tuple[int, bytes, bytes]:
+        return (self.site, self.occ.tobytes(), self.plugs.tobytes())
+
+
+def finish_column(inst: MessInstance, col: Column) -> Column:
+    """Fill cost, occupancy counts and plug counts of a column from its trips."""
+    K, J = len(inst.types), inst.n_steps
+    occ = np.zeros((K, J), dtype=np.int64)
+    plugs = np.zeros((inst.n_res, inst.S), dtype=np.int64)
+    for t in col.trips:
+        occ[t.k, t.j0 : t.je] += 1
+        g = inst.types[t.k].graph
+        for a, j, _q in t.out + t.back:
+            r = int(g.res[a])
+            if r >= 0:
+                plugs[r, j] += 1
+    col.occ = occ
+    col.plugs = plugs
+    col.cost = column_cost(inst, col)
+    return col
+
+
+def column_cost(inst: MessInstance, col: Column) -> float:
+    """Base cost (§6.1 objective terms of this site and its trips, without the constant) of a column."""
+    site = inst.sites[col.site]
+    delta = inst.delta_kwh
+    tot = 0.0
+    eb, j0 = site.e0, 0
+    last = inst.S - 1
+    for t in col.trips:
+        ty = inst.types[t.k]
+        g = ty.graph
+        for a, j, q in t.out:
+            tot += float(g.cost[a, j, q])
+        tot += float(ty.swap_cost[col.site, t.ja, t.q_del])
+        for a, j, q in t.back:
+            tot += float(g.cost[a, j, q])
+        _es, _ls, acc = site_walk(site, delta, j0, eb, t.js)
+        tot += acc
+        eb, j0 = t.q_del * delta, t.js
+    es, _ls, acc = site_walk(site, delta, j0, eb, last)
+    tot += acc - site.credit * es[-1]
+    return tot
+
+
+# ------------------------------------------------------------------------------------------- trip DPs
+@dataclass
+class TripDP:
+    """Forward/backward values of one type for one set of prices."""
+
+    fw: tsdp.Forward
+    bw: tsdp.Backward
+    prices: tsdp.Prices
+    w: float
+
+
+def trip_dp(inst: MessInstance, k: int, prices: tsdp.Prices | None = None, w: float = 1.0,
+            numba: bool | None = None) -> TripDP:
+    """Forward pass from the trip starts and backward pass to the trip ends of type ``k`` (§6.2)."""
+    ty = inst.types[k]
+    pr = prices if prices is not None else tsdp.Prices.zero(inst.n_steps, inst.n_res)
+    fw = tsdp.forward(ty.graph, ty.source(inst.idle), pr, w, numba=numba)
+    bw = tsdp.backward(ty.graph, ty.sink(inst.depot), pr, w, numba=numba)
+    return TripDP(fw, bw, pr, w)
+
+
+def swap_values(inst: MessInstance, k: int, site: int, prices: tsdp.Prices, w: float) -> np.ndarray:
+    """Swap cost by arrival step and delivered level incl. occupancy prices over the swap (inf if it ends late)."""
+    ty = inst.types[k]
+    ns, S = inst.n_sigma, inst.S
+    P = np.zeros(S)
+    P[1:] = np.cumsum(np.asarray(prices.time, dtype=float)[: inst.n_steps])
+    out = np.full((S, inst.n_levels), INF)
+    ja = np.arange(S - ns)
+    out[ja, :] = w * ty.swap_cost[site, ja, :] + (P[ja + ns] - P[ja])[:, None]
+    return out
+
+
+# ------------------------------------------------------------------------------------------- chain DP
+@njit(cache=True)
+def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq):  # type: ignore[no-untyped-def]
+    K = G.shape[0]
+    S = G.shape[1]
+    l = int(math.floor(eb / delta + EPS))
+    acc = v0
+    alive = True
+    for m in range(j0, S - 1):
+        e1 = eb - (D[m + 1] - D[j0])
+        if e1 < R - TOL_KWH:
+            alive = False
+            break
+        l1 = int(math.floor(e1 / delta + EPS))
+        acc = acc + w * W[m, l, l - l1]
+        l = l1
+        jp = m + 1
+        if jp - ns >= ws and jp - ns >= j0 and jp <= we:
+            for k in range(K):
+                g = G[k, jp, l1]
+                if g == np.inf:
+                    continue
+                val = acc + g
+                if val < H[k, jp]:
+                    H[k, jp] = val
+                    Hj[k, jp] = jtag
+                    Hq[k, jp] = qsrc
+    if alive:
+        e_end = eb - (D[S - 1] - D[j0])
+        if e_end >= endmin - TOL_KWH:
+            return acc - w * credit * e_end
+    return np.inf
+
+
+@njit(cache=True)
+def _chain_nb(F, G, SW, D, e0, R, endmin, ws, we, ns, W, credit, delta, w, V, Vk, H, Hj, Hq):  # type: ignore[no-untyped-def]
+    K = F.shape[0]
+    S = F.shape[1]
+    Q = F.shape[2]
+    best = np.inf
+    ej = -2
+    eq = -2
+    val = _push_nb(e0, 0, -1, -1, 0.0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+    if val < best:
+        best = val
+        ej = -1
+        eq = -1
+    for j in range(1, S):
+        ja = j - ns
+        if ja < 0:
+            continue
+        for q in range(Q):
+            for k in range(K):
+                h = H[k, j]
+                if h == np.inf:
+                    continue
+                f = F[k, ja, q]
+                if f == np.inf:
+                    continue
+                sw = SW[k, ja, q]
+                if sw == np.inf:
+                    continue
+                v = h + sw + f
+                if v < V[j, q]:
+                    V[j, q] = v
+                    Vk[j, q] = k
+        for q in range(Q):
+            if V[j, q] == np.inf:
+                continue
+            val = _push_nb(q * delta, j, j, q, V[j, q], G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+            if val < best:
+                best = val
+                ej = j
+                eq = q
+    return best, ej, eq
+
+
+def _push_np(eb: np.ndarray, j0: int, jtag: int, qsrc: np.ndarray, v0: np.ndarray, G: np.ndarray, D: np.ndarray,
+             R: float, endmin: float, ws: int, we: int, ns: int, W: np.ndarray, credit: float, delta: float,
+             w: float, H: np.ndarray, Hj: np.ndarray, Hq: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`_push_nb` over several sources at one step (processed in the given order)."""
+    K, S = G.shape[0], G.shape[1]
+    n = eb.shape[0]
+    lv = np.floor(eb / delta + EPS).astype(np.int64)
+    acc = v0.astype(float).copy()
+    alive = np.ones(n, dtype=bool)
+    for m in range(j0, S - 1):
+        e1 = eb - (D[m + 1] - D[j0])
+        alive &= ~(e1 < R - TOL_KWH)
+        if not alive.any():
+            break
+        l1 = np.where(alive, np.floor(e1 / delta + EPS), 0).astype(np.int64)
+        lsafe = np.where(alive, lv, 0)
+        acc = np.where(alive, acc + w * W[m, lsafe, lsafe - l1], acc)
+        lv = l1
+        jp = m + 1
+        if jp - ns >= ws and jp - ns >= j0 and jp <= we:
+            for k in range(K):
+                g = G[k, jp, l1]
+                ok = alive & (g != INF)
+                if not ok.any():
+                    continue
+                vals = np.where(ok, acc + np.where(ok, g, 0.0), INF)
+                i = int(np.argmin(vals))
+                if vals[i] < H[k, jp]:
+                    H[k, jp] = vals[i]
+                    Hj[k, jp] = jtag
+                    Hq[k, jp] = qsrc[i]
+    out = np.full(n, INF)
+    e_end = eb - (D[S - 1] - D[j0])
+    ok = alive & (e_end >= endmin - TOL_KWH)
+    out[ok] = acc[ok] - w * credit * e_end[ok]
+    return out
+
+
+def _chain_np(F: np.ndarray, G: np.ndarray, SW: np.ndarray, D: np.ndarray, e0: float, R: float, endmin: float,
+              ws: int, we: int, ns: int, W: np.ndarray, credit: float, delta: float, w: float, V: np.ndarray,
+              Vk: np.ndarray, H: np.ndarray, Hj: np.ndarray, Hq: np.ndarray) -> tuple[float, int, int]:
+    K, S, Q = F.shape
+    best, ej, eq = INF, -2, -2
+    val = _push_np(np.array([e0]), 0, -1, np.array([-1]), np.array([0.0]), G, D, R, endmin, ws, we, ns, W, credit,
+                   delta, w, H, Hj, Hq)[0]
+    if val < best:
+        best, ej, eq = val, -1, -1
+    for j in range(1, S):
+        ja = j - ns
+        if ja < 0:
+            continue
+        h = H[:, j][:, None]
+        ok = (h != INF) & (F[:, ja, :] != INF) & (SW[:, ja, :] != INF)
+        vals = np.where(ok, np.where(ok, h, 0.0) + np.where(ok, SW[:, ja, :], 0.0) + np.where(ok, F[:, ja, :], 0.0),
+                        INF)
+        kb = np.argmin(vals, axis=0)
+        vb = vals[kb, np.arange(Q)]
+        upd = vb < V[j]
+        V[j, upd] = vb[upd]
+        Vk[j, upd] = kb[upd]
+        qs = np.nonzero(V[j] != INF)[0]
+        if qs.size == 0:
+            continue
+        ends = _push_np(qs * delta, j, j, qs, V[j, qs], G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+        i = int(np.argmin(ends))
+        if ends[i] < best:
+            best, ej, eq = float(ends[i]), j, int(qs[i])
+    return best, ej, eq
+
+
+@dataclass
+class ChainDP:
+    """Result of :func:`chain_dp` for one site."""
+
+    site: int
+    value: float  # min over chains of (base·w + dual prices), without the site dual
+    end_j: int  # -2 none, -1 the initial pack lasts to the end, else step of the last installed pack
+    end_q: int
+    V: np.ndarray
+    Vk: np.ndarray
+    H: np.ndarray
+    Hj: np.ndarray
+    Hq: np.ndarray
+    types: list[int]
+
+
+def chain_dp(inst: MessInstance, i: int, trips: list[TripDP | None], numba: bool | None = None) -> ChainDP:
+    """Chain DP of site ``i`` (§6.2) given the trip DPs of every type (``None``: type unused)."""
+    site = inst.sites[i]
+    S, Q = inst.S, inst.n_levels
+    K = len(inst.types)
+    F = np.full((K, S, Q), INF)
+    G = np.full((K, S, Q), INF)
+    SW = np.full((K, S, Q), INF)
+    w = 1.0
+    for k, td in enumerate(trips):
+        if td is None or not inst.types[k].serves[i]:
+            continue
+        F[k] = td.fw.F[site.node]
+        G[k] = td.bw.G[site.node]
+        SW[k] = swap_values(inst, k, i, td.prices, td.w)
+        w = td.w
+    V = np.full((S, Q), INF)
+    Vk = np.full((S, Q), -1, dtype=np.int64)
+    H = np.full((K, S), INF)
+    Hj = np.full((K, S), -2, dtype=np.int64)
+    Hq = np.full((K, S), -2, dtype=np.int64)
+    W = np.ascontiguousarray(site.W, dtype=float)
+    args = (F, G, SW, np.asarray(site.D, dtype=float), float(site.e0), float(site.reserve_kwh),
+            float(site.endmin_kwh), int(site.ws), int(site.we), int(inst.n_sigma), W, float(site.credit),
+            float(inst.delta_kwh), float(w), V, Vk, H, Hj, Hq)
+    if numba if numba is not None else use_numba():
+        best, ej, eq = _chain_nb(*args)
+    else:
+        best, ej, eq = _chain_np(*args)
+    return ChainDP(i, float(best), int(ej), int(eq), V, Vk, H, Hj, Hq,
+                   [k for k, t in enumerate(trips) if t is not None])
+
+
+def trace_chain(inst: MessInstance, cd: ChainDP, trips: list[TripDP | None]) -> Column | None:
+    """The best chain of :func:`chain_dp` as a :class:`Column` (``None`` if the site has no feasible chain)."""
+    if cd.end_j == -2 or not np.isfinite(cd.value):
+        return None
+    site = inst.sites[cd.site]
+    delta, ns = inst.delta_kwh, inst.n_sigma
+    swaps: list[Trip] = []
+    j, q = cd.end_j, cd.end_q
+    while j >= 0:
+        k = int(cd.Vk[j, q])
+        td = trips[k]
+        assert td is not None
+        g = inst.types[k].graph
+        ja = j - ns
+        jp, qp = int(cd.Hj[k, j]), int(cd.Hq[k, j])
+        eb, j0 = (site.e0, 0) if jp == -1 else (qp * delta, jp)
+        e_rem = eb - (site.D[j] - site.D[j0])
+        b = int(math.floor(e_rem / delta + EPS))
+        out = tsdp.trace_forward(td.fw, g, site.node, ja, q)
+        back = tsdp.trace_backward(td.bw, g, site.node, j, b)
+        a_last, j_last, _ = back[-1]
+        je = j_last + int(g.nsteps[a_last, j_last])
+        swaps.append(Trip(k=k, j0=out[0][1], ja=ja, q_del=q, js=j, b=b, je=je, out=out, back=back))
+        j, q = jp, qp
+    swaps.reverse()
+    return finish_column(inst, Column(site=cd.site, trips=swaps))
+
+
+def solve_uncoupled(inst: MessInstance, types: list[int] | None = None,
+                    numba: bool | None = None) -> tuple[list[TripDP | None], list[ChainDP], list[Column | None]]:
+    """Single-site optimum per site with zero duals and unbounded fleet (§6.2 step 2), optionally restricted."""
+    ks = range(len(inst.types)) if types is None else types
+    trips: list[TripDP | None] = [None] * len(inst.types)
+    for k in ks:
+        trips[k] = trip_dp(inst, k, numba=numba)
+    cds = [chain_dp(inst, i, trips, numba=numba) for i in range(len(inst.sites))]
+    cols = [trace_chain(inst, cd, trips) for cd in cds]
+    return trips, cds, cols

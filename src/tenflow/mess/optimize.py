@@ -1,0 +1,237 @@
+"""Exact MESS optimiser (mess.md §6.2): trip DPs + site-chain DP + Dantzig–Wolfe master + closure.
+
+``solve(case, degradation=None, time_limit=60, ...) -> MessResult`` returns the plan, its cost J, a lower bound LB on
+min J over all plans of P_Δ and the status: ``optimal`` (J − LB ≤ gap_abs), ``feasible`` (stopped with a plan) or
+``no_solution``. Infeasible fleet/plugs raise :class:`tenflow.InfeasibleError` with the phase-I certificate; a site
+without any feasible chain raises :class:`tenflow.CaseError` (E-UNREACHABLE, E-DEADLINE or E-SUPPLY).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tenflow.errors import CaseError, InfeasibleError, Issue
+from tenflow.mess import dp, master
+from tenflow.mess.dp import Column
+from tenflow.mess.instance import KIND_NAMES, KIND_CHARGE, MessInstance
+from tenflow.mess.plan import ARC_COLUMNS, TRIP_COLUMNS, Plan
+
+
+@dataclass
+class MessResult:
+    """Result of :func:`solve`."""
+
+    plan: Plan
+    status: str
+    objective: float | None
+    lb: float
+    gap: float
+    iterations: int
+    columns: int
+    timings: dict[str, float] = field(default_factory=dict)
+    instance: MessInstance | None = None
+    chains: list[Column] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _hhmm(inst: MessInstance, j: float) -> str:
+    m = int(round(float(inst.time_h(j)) * 60))
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def diagnose(inst: MessInstance, i: int, trips: list[dp.TripDP | None]) -> Issue:
+    """Why site ``i`` has no feasible chain (§8: E-UNREACHABLE, E-DEADLINE, E-SUPPLY)."""
+    site = inst.sites[i]
+    name = site.name
+    ns = inst.n_sigma
+    reach = [np.isfinite(td.fw.F[site.node]).any() if td is not None and inst.types[k].serves[i] else False
+             for k, td in enumerate(trips)]
+    if not any(reach):
+        return Issue(f"site {name}: no energy-feasible trip reaches the site from depot "
+                     f"{inst.node_ids[inst.depot]}", code="E-UNREACHABLE")
+    back = [np.isfinite(td.bw.G[site.node]).any() if td is not None and inst.types[k].serves[i] else False
+            for k, td in enumerate(trips)]
+    if not any(back):
+        return Issue(f"site {name}: no energy-feasible return trip from the site to the depot", code="E-UNREACHABLE")
+    # earliest swap completion of any type
+    first = math.inf
+    for k, td in enumerate(trips):
+        if td is None or not inst.types[k].serves[i]:
+            continue
+        arr = np.nonzero(np.isfinite(td.fw.F[site.node]).any(axis=1))[0]
+        arr = arr[arr >= site.ws]
+        if arr.size:
+            first = min(first, int(arr[0]) + ns)
+    e = site.e0 - (site.D - site.D[0])
+    below = np.nonzero(e < site.reserve_kwh - 1e-9)[0]
+    if below.size and (math.isinf(first) or first > below[0] - 0 and e[min(int(first), inst.S - 1)] <
+                       site.reserve_kwh - 1e-9):
+        fs = "no swap fits in the window" if math.isinf(first) else f"the earliest swap completion is {_hhmm(inst, first)}"
+        return Issue(f"site {name}: initial pack reaches reserve at {_hhmm(inst, int(below[0]))} but {fs}",
+                     code="E-DEADLINE")
+    demand = float(site.D[-1] - site.D[0])
+    return Issue(f"site {name}: demand {demand:.1f} kWh cannot be covered by the swaps that fit in the window "
+                 f"{_hhmm(inst, site.ws)}–{_hhmm(inst, site.we)}", code="E-SUPPLY")
+
+
+def assign_trucks(inst: MessInstance, cols: list[Column]) -> list[tuple[Column, dp.Trip, str]]:
+    """Trips to individual trucks: per type greedily by start step, lowest free id first (interval graphs)."""
+    out: list[tuple[Column, dp.Trip, str]] = []
+    items = sorted(((t.k, t.j0, t.je, inst.sites[c.site].node, c, t) for c in cols for t in c.trips),
+                   key=lambda x: (x[0], x[1], x[2], x[3]))
+    busy: dict[int, list[int]] = {k: [0] * ty.count for k, ty in enumerate(inst.types)}
+    for k, j0, je, _node, c, t in items:
+        free = [n for n, until in enumerate(busy[k]) if until <= j0]
+        if not free:
+            raise InfeasibleError(f"internal: no free truck of type {inst.types[k].name} at step {j0}")
+        n = free[0]
+        busy[k][n] = je
+        out.append((c, t, str(inst.types[k].truck_ids[n])))
+    out.sort(key=lambda x: (x[1].j0, x[1].k, inst.sites[x[0].site].node, x[1].je))
+    return out
+
+
+def build_plan(inst: MessInstance, cols: list[Column], method: str = "optimized", status: str = "optimal",
+               objective: float | None = None, lb: float | None = None) -> Plan:
+    """The :class:`~tenflow.mess.plan.Plan` tables of a set of chains (one per site)."""
+    trips_rows: list[dict[str, Any]] = []
+    arc_rows: list[dict[str, Any]] = []
+    for n, (c, t, truck) in enumerate(assign_trucks(inst, cols)):
+        ty = inst.types[t.k]
+        g = ty.graph
+        site_id = inst.node_ids[inst.sites[c.site].node]
+        last = t.back[-1]
+        q_end = int(g.qmap[last[0], last[1], last[2]])
+        trips_rows.append(dict(trip=n, type=ty.name, truck=truck, site=site_id, j_start=t.j0, j_arrive=t.ja,
+                               j_swap_end=t.js, j_end=t.je, q_start=ty.qdep, q_delivered=t.q_del, q_removed=t.b,
+                               q_end=q_end))
+        seq = 0
+
+        def arc_row(a: int, j: int, q: int) -> dict[str, Any]:
+            kind = int(ty.kind[a])
+            ch = ""
+            if kind == KIND_CHARGE:
+                ch = inst.charger_nodes[int(ty.charger[a])]
+            return dict(trip=n, seq=seq, kind=KIND_NAMES[kind], frm=inst.node_label(int(g.frm[a])),
+                        to=inst.node_label(int(g.to[a])), j_from=j, j_to=j + int(g.nsteps[a, j]), q_from=q,
+                        q_to=int(g.qmap[a, j, q]), charger=ch)
+
+        for a, j, q in t.out:
+            arc_rows.append(arc_row(a, j, q))
+            seq += 1
+        arc_rows.append(dict(trip=n, seq=seq, kind="swap", frm=site_id, to=site_id, j_from=t.ja, j_to=t.js,
+                             q_from=t.q_del, q_to=t.b, charger=""))
+        seq += 1
+        for a, j, q in t.back:
+            arc_rows.append(arc_row(a, j, q))
+            seq += 1
+    trips = pd.DataFrame(trips_rows, columns=TRIP_COLUMNS)
+    arcs = pd.DataFrame(arc_rows, columns=ARC_COLUMNS)
+    return Plan(method, trips, arcs, status, objective, lb)
+
+
+def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: float = 1e-6,
+                   max_enum_columns: int = 200000, extra_columns: list[Column] | None = None,
+                   numba: bool | None = None, alpha: float = 0.5) -> MessResult:
+    """Solve P_Δ given as arrays (§6.2 steps 2–6)."""
+    t_start = time.perf_counter()
+    deadline = t_start + float(time_limit)
+    timings: dict[str, float] = {}
+    # step 2: single-site check with zero duals and unbounded fleet
+    trips, _cds, cols = dp.solve_uncoupled(inst, numba=numba)
+    issues = [diagnose(inst, i, trips) for i, c in enumerate(cols) if c is None]
+    if issues:
+        raise CaseError(issues)
+    pool = master.Pool(inst)
+    for c in cols:
+        assert c is not None
+        c.origin = "uncoupled"
+        pool.add(c)
+    # step 3: each site's best chain restricted to each single type; given extra columns (baselines)
+    if len(inst.types) > 1:
+        for k in range(len(inst.types)):
+            _t, _c, ck = dp.solve_uncoupled(inst, types=[k], numba=numba)
+            for c in ck:
+                if c is not None:
+                    c.origin = f"type-{inst.types[k].name}"
+                    pool.add(c)
+    for c in extra_columns or []:
+        pool.add(c)
+    timings["uncoupled"] = time.perf_counter() - t_start
+    # step 4: column generation
+    pricer = master.Pricer(inst, numba=numba)
+    t1 = time.perf_counter()
+    cg = master.column_generation(inst, pool, pricer, alpha=alpha, deadline=deadline)
+    timings["column_generation"] = time.perf_counter() - t1
+    if cg.infeasible:
+        raise InfeasibleError(f"{inst.name}: no plan satisfies the fleet and plug limits (phase-I certificate)",
+                              cg.certificate)
+    lb = float(cg.lb)
+    # step 5: integer master over the pool
+    t2 = time.perf_counter()
+    st, ub, x = master.solve_ip(inst, pool, time_limit=max(1.0, deadline - time.perf_counter()))
+    timings["integer_master"] = time.perf_counter() - t2
+    status = "optimal"
+    closure_info: dict[str, Any] = {}
+    if st not in ("optimal", "feasible") or ub - lb > gap_abs:
+        # step 6: closure by enumeration of all columns with reduced cost <= UB - LB
+        t3 = time.perf_counter()
+        gamma = (ub - lb) if st in ("optimal", "feasible") else math.inf
+        n_new, complete = master.enumerate_columns(inst, pool, cg.duals, gamma + 1e-7, pricer,
+                                                   max_columns=max_enum_columns, deadline=deadline)
+        closure_info = {"gamma": gamma, "enumerated": n_new, "complete": complete}
+        st2, ub2, x2 = master.solve_ip(inst, pool, time_limit=max(1.0, deadline - time.perf_counter()))
+        timings["closure"] = time.perf_counter() - t3
+        if st2 in ("optimal", "feasible"):
+            st, ub, x = st2, ub2, x2
+            if complete and st2 == "optimal":
+                lb = ub  # every column of an optimal integer solution is in the pool
+                status = "optimal"
+            else:
+                status = "feasible"
+        elif complete:
+            raise InfeasibleError(f"{inst.name}: the fleet and plug limits admit no integer plan "
+                                  "(all chains enumerated)", [])
+        else:
+            status = "no_solution"
+    if status == "no_solution":
+        return MessResult(Plan.empty("optimized", "no_solution"), "no_solution", None, lb, math.inf, cg.iterations,
+                          len(pool.cols), timings, inst, [], closure_info)
+    chosen = [pool.cols[p] for p in np.nonzero(x > 0.5)[0]]
+    chosen.sort(key=lambda c: c.site)
+    objective = float(sum(c.cost for c in chosen) + inst.const)
+    lb_total = min(lb + inst.const, objective)
+    gap = objective - lb_total
+    if gap > gap_abs and status == "optimal":
+        status = "feasible"
+    plan = build_plan(inst, chosen, "optimized", status, objective, lb_total)
+    timings["total"] = time.perf_counter() - t_start
+    info = {"dp_passes": pricer.n_dp, **closure_info}
+    return MessResult(plan, status, objective, lb_total, gap, cg.iterations, len(pool.cols), timings, inst,
+                      chosen, info)
+
+
+def solve(case: Any, degradation: str | None = None, time_limit: float = 60.0, *, gap_abs: float | None = None,
+          step_min: float | None = None, soc_bucket: float | None = None, numba: bool | None = None,
+          extra_columns: list[Column] | None = None, **kwargs: Any) -> MessResult:
+    """Solve a MESS case exactly (mess.md §6.2); ``case`` is a MessCase, a case name/path or a MessInstance."""
+    if isinstance(case, MessInstance):
+        inst = case
+        gap = 1e-6 if gap_abs is None else gap_abs
+        max_enum = 200000
+    else:
+        from tenflow.mess.instance import build_instance, load_case_any
+
+        mc = load_case_any(case)
+        inst = build_instance(mc, degradation=degradation, step_min=step_min, soc_bucket=soc_bucket)
+        solver_cfg = mc.config.get("solver", {})
+        gap = float(solver_cfg.get("gap_abs", 1e-6)) if gap_abs is None else gap_abs
+        max_enum = int(solver_cfg.get("max_enum_columns", 200000))
+    return solve_instance(inst, time_limit=time_limit, gap_abs=gap, max_enum_columns=max_enum,
+                          extra_columns=extra_columns, numba=numba, **kwargs)
