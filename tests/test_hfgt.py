@@ -328,3 +328,14 @@ def test_resources_section_3_6(sym: Case, pruned: Nets) -> None:
     assert np.isinf(chg.capacity[chg.rows.index[chg.rows.id == "H1"][0]])
     # every EV column is in at most one arc and the selectors have unit entries
     assert arcs.S.sum(axis=0).max() == 1 and set(np.unique(lots.S.data)) == {1.0}
+
+
+def test_idle_variables_section_7(pruned: Nets) -> None:
+    """§7: idle variables Q_B,T only free in travel windows: 15 steps x 26 buffers x 32 EVs = 12,480."""
+    idle = pruned.idle
+    assert idle is not None and len(idle) == 12_480
+    assert sorted(idle["k"].unique().tolist()) == [*range(1, 8), *range(40, 48)]
+    p = pruned.places.iloc[idle["place"].to_numpy()]
+    assert (p["operand"] == "ev").all()
+    assert (p["ev"].to_numpy() == idle["ev"].astype(str).to_numpy()).all()
+    assert (p["buffer"].to_numpy() == idle["buffer"].to_numpy()).all()

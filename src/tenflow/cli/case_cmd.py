@@ -81,7 +81,8 @@ def net_summary_rows(case: Any) -> tuple[list[list[Any]], dict[str, dict[str, An
     keys = [("places", "places"), ("transitions", "transitions"), ("electrical", "  electrical (E)"),
             ("transport", "  transport (T)"), ("charging", "  charging (C)"),
             ("ev_capabilities_per_step", "EV capabilities per step"), ("operand_places", "operand places"),
-            ("operand_transitions", "operand transitions"), ("firings", "EV firing variables (horizon)")]
+            ("operand_transitions", "operand transitions"), ("firings", "EV firing variables (horizon)"),
+            ("idle", "idle/queue variables (horizon)")]
     rows = [[label, sums["full"].get(k, "-"), sums["pruned"].get(k, "-")] for k, label in keys]
     return rows, sums
 

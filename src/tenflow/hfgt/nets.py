@@ -99,6 +99,11 @@ class Nets:
         Shared capacities as :class:`Resource`: ``"arcs"`` (road + electrified traversals of an arc ≤ road
         capacity, §3.6 item 1), ``"lots"`` (parking at the lot + charging at any charger of the lot's buffer ≤
         lot capacity, item 2), ``"chargers"`` (firings of the charger ≤ plugs, item 3).
+    idle
+        Pruned form only: one row per free idle/queue variable ``Q_B,(v,b)[k+1]`` (EV ``v`` idle at buffer
+        ``b`` during step ``k``): columns ``ev``, ``ev_index``, ``k``, ``buffer``, ``place`` (row of
+        :attr:`places`). Idling is allowed in travel windows and uncovered steps, never during a stay (§3.5, §7;
+        symmetrica-lite: 15 × 26 × 32 = 12,480).
     firings
         Pruned form only: one row per EV firing variable, columns ``ev`` (categorical EV id), ``ev_index``
         (row in evs.csv), ``k``, ``transition`` (row of :attr:`transitions`), sorted by (ev, k, transition).
@@ -118,6 +123,7 @@ class Nets:
     ev_steps: pd.DataFrame
     firings: pd.DataFrame | None = None
     resources: dict[str, Resource] = field(default_factory=dict)
+    idle: pd.DataFrame | None = None
     K: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -147,6 +153,8 @@ class Nets:
             out[f"kind_{kind}"] = int(n)
         if self.firings is not None:
             out["firings"] = len(self.firings)
+        if self.idle is not None:
+            out["idle"] = len(self.idle)
         return out
 
 
@@ -365,7 +373,25 @@ def build_nets(case: Case, form: Form = "full") -> Nets:
     nets.resources = _resources(case, transitions, arc_tab)
     if form == "pruned":
         nets.firings = _firings(nets, case, bpos)
+        nets.idle = _idle(nets, case)
     return nets
+
+
+def _idle(nets: Nets, case: Case) -> pd.DataFrame:
+    """Free idle/queue variables: (EV, step) not in a stay window × every buffer (§7)."""
+    K, nb = case.K, len(case.buffers)
+    st = nets.ev_steps
+    free = np.flatnonzero((st["mode"] != derived.STAY).to_numpy())  # rows (ev-major, k inner)
+    ev_i = np.repeat(free // K, nb)
+    kk = np.repeat(free % K, nb)
+    b = np.tile(np.arange(nb), len(free))
+    return pd.DataFrame({
+        "ev": pd.Categorical.from_codes(ev_i, categories=pd.Index(case.evs["id"].astype(str))),
+        "ev_index": ev_i.astype(np.int64),
+        "k": kk.astype(np.int64),
+        "buffer": case.buffers["id"].to_numpy(dtype=object)[b],
+        "place": (2 * nb + ev_i * nb + b).astype(np.int64),
+    })
 
 
 def _resources(case: Case, t: pd.DataFrame, arc_tab: pd.DataFrame) -> dict[str, Resource]:
