@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench lint clean venv
+.PHONY: demo test test-fast bench lint clean venv blast-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
+# NMC/LFP degradation against NREL BLAST-Lite (its numpy<2 pin needs a separate environment)
+blast-check:
+	test -x .venv-blast/bin/python || $(PYTHON) -m venv .venv-blast
+	.venv-blast/bin/python -m pip install -q -e ".[test,blast]"
+	.venv-blast/bin/python -m pytest -q tests/test_degradation_against_blast_lite.py
+	.venv-blast/bin/python tests/test_degradation_against_blast_lite.py
+
 clean:
-	rm -rf $(VENV) results .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-blast results .pytest_cache .mypy_cache
