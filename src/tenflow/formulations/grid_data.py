@@ -46,7 +46,8 @@ class GridData:
     """Electrical data of one multi-period IV-ACOPF (omtepf.md §2.3, §3.7; see module docstring).
 
     Bus references (``line_from``, ``gen_bus`` ...) are **positions** into ``buses``. Time-varying arrays
-    have shape ``(K, ·)`` with ``K = len(steps)``.
+    have shape ``(K, ·)`` with ``K = len(steps)``. Optional per-element fields accept a scalar or an array
+    (or ``None`` for the default) and are normalised to numpy arrays in ``__post_init__``.
 
     Parameters
     ----------
@@ -94,30 +95,30 @@ class GridData:
     load_bus: Array
     load_G: Array
     load_B: Array
-    line_g_shunt: Array | None = None
-    line_b_shunt: Array | None = None
-    line_tap: Array | None = None
-    line_i_max: Array | None = None
-    line_one_way: Array | None = None
-    gen_cost_a: Array | None = None
-    gen_cost_b: Array | None = None
-    gen_cost_c: Array | None = None
-    gen_ir_min: Array | None = None
-    gen_ir_max: Array | None = None
-    gen_ii_min: Array | None = None
-    gen_ii_max: Array | None = None
+    line_g_shunt: Any = None
+    line_b_shunt: Any = None
+    line_tap: Any = None
+    line_i_max: Any = None
+    line_one_way: Any = None
+    gen_cost_a: Any = None
+    gen_cost_b: Any = None
+    gen_cost_c: Any = None
+    gen_ir_min: Any = None
+    gen_ir_max: Any = None
+    gen_ii_min: Any = None
+    gen_ii_max: Any = None
     vg_ids: pd.Index = field(default_factory=lambda: pd.Index([]))
     vg_bus: Array = field(default_factory=lambda: np.zeros(0, dtype=int))
-    vg_current: Array | None = None
-    load_alpha_p: Array | None = None
-    load_beta_p: Array | None = None
-    load_alpha_q: Array | None = None
-    load_beta_q: Array | None = None
-    load_gamma: Array | None = None
-    extra_injection: Array | None = None
-    bus_shunt: Array | None = None
-    vmin: Array | float = 0.9
-    vmax: Array | float = 1.1
+    vg_current: Any = None
+    load_alpha_p: Any = None
+    load_beta_p: Any = None
+    load_alpha_q: Any = None
+    load_beta_q: Any = None
+    load_gamma: Any = None
+    extra_injection: Any = None
+    bus_shunt: Any = None
+    vmin: Any = 0.9
+    vmax: Any = 1.1
     secant_theta_deg: float = 0.0
     ref_bus: int = 0
     name: str = "grid"

@@ -118,7 +118,7 @@ def load_grid(name_or_path: str | Path, **kwargs: Any) -> GridData:
     return grid_from_case(tenflow.load_case(folder))
 
 
-def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, revenue: str = "ccp",
+def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, revenue: str | None = None,
           starts: Sequence[float] = (1.0,), max_iter: int = 50, rtol: float = 1e-9, tol: float = 1e-9,
           diagnose: bool = True) -> OPFResult:
     """Solve the multi-period IV-ACOPF of a case, a :class:`GridData`, or a built-in/feeder name.
@@ -131,7 +131,8 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
     steps
         Step positions to solve (default all). Steps are independent (no inter-temporal coupling).
     revenue
-        ``"ccp"`` (default): convex–concave procedure (§3.10 option 2) — each iteration re-linearises the
+        ``None`` (default): the case's ``options.revenue_mode`` for a :class:`~tenflow.case.Case`, else ``"ccp"``.
+        ``"ccp"``: convex–concave procedure (§3.10 option 2) — each iteration re-linearises the
         demand revenue at the previous voltages and solves the convex conic program with Clarabel, until the
         true objective stops decreasing (relative change ``< rtol``); ``"tangent"``: one convex solve with the
         tangent at flat voltage; ``"exact"``: non-convex global solve with SCIP (option 1, needs
@@ -146,6 +147,9 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
         On infeasibility, solve steps separately and relax the voltage bounds to name the infeasible steps
         and binding buses in the raised :class:`InfeasibleError`.
     """
+    if revenue is None:
+        opts = getattr(case_or_grid, "options", None)
+        revenue = str(opts.get("revenue_mode", "ccp")) if isinstance(opts, dict) else "ccp"
     grid = _as_grid(case_or_grid)
     st = np.arange(grid.K) if steps is None else np.asarray(steps, dtype=int)
     if revenue not in ("ccp", "tangent", "exact", "none"):
