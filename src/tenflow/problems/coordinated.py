@@ -129,28 +129,38 @@ def _lp_copy(prog: Program, integer: bool) -> Program:
 
 
 def _polish(model: CoordinatedModel, xbin: Array, tol: float = 1e-8) -> tuple[Array, float]:
-    """Fix the firings to ``xbin`` and solve the continuous conic rest with Clarabel (exact convex value)."""
-    prog = model.prog
-    xb = model.tv.x
-    i = list(prog.blocks).index(xb.name)
-    lb0, ub0 = prog._lb[i].copy(), prog._ub[i].copy()
-    v = np.round(xbin[xb.slice])
-    prog._lb[i][:] = v
-    prog._ub[i][:] = v
-    try:
-        s = solve_clarabel(prog, tol=tol, relax_integers=True)
-    finally:
-        prog._lb[i][:] = lb0
-        prog._ub[i][:] = ub0
+    """Fix the firings to ``xbin`` and solve the continuous rest exactly (Clarabel).
+
+    With the firings fixed, idle and SoC are determined by the conservation and SoC rows, and the grid part
+    separates into the per-step IV-ACOPF with fixed charging injections; it is solved as one conic program
+    (:func:`tenflow.formulations.ivacopf.add_iv_network`, same tangent ``model.v_hat``). Returns the full
+    vector and the convex program's objective value (``inf`` if infeasible).
+    """
+    prog, tv, net, grid = model.prog, model.tv, model.net, model.grid
+    x = np.array(xbin, dtype=float, copy=True)
+    xv = np.round(x[tv.x.slice])
+    x[tv.x.slice] = xv
+    S, N = len(net.steps), grid.n_bus
+    inj = (model.coupling @ xv).reshape(S, 2, N)
+    extra = np.array(grid.extra_injection, dtype=complex, copy=True)
+    extra[net.steps] += inj[:, 0] + 1j * inj[:, 1]
+    g2 = grid.with_options(extra_injection=extra)
+    gp = Program("polish")
+    gnet = iv.add_iv_network(gp, g2, net.steps, revenue="tangent", v_hat=model.v_hat)
+    s = solve_clarabel(gp, tol=tol)
     if s.status != "optimal":
         return np.full(prog.n, np.nan), np.inf
-    x = s.x.copy()
-    x[xb.slice] = v
-    return x, float(s.objective)
+    for blk_m, blk_g in ((net.V, gnet.V), (net.Ig, gnet.Ig), (net.t, gnet.t), (net.z, gnet.z)):
+        if blk_m is not None and blk_g is not None:
+            x[blk_m.slice] = s.x[blk_g.slice]
+    x[tv.q.slice] = np.round(x[tv.q.slice])
+    ev_cols = np.r_[tv.x.cols, tv.q.cols]
+    val = float(prog.c[ev_cols] @ x[ev_cols]) + float(s.objective)
+    return x, val
 
 
 def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float = 1e-3, time_limit: float = 600.0,
-             max_rounds: int = 12, kelley_rounds: int = 30, threads: int | None = None,
+             max_rounds: int = 12, kelley_rounds: int = 30, kelley_rtol: float = 1e-6, threads: int | None = None,
              verbose: bool = False) -> OAResult:
     """MILP outer approximation + polish for the convex MI program of ``model`` (see module docstring)."""
     prog = model.prog
@@ -162,7 +172,8 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
 
     # ---- Kelley loop on the LP relaxation (cheap, generates the tangent grid where it matters)
     lp = _lp_copy(prog, integer=False)
-    hl = HighsSolver(lp, threads=threads)
+    # the coupled LP is hard for cold dual simplex (≈15 s); interior point + crossover first, then warm simplex
+    hl = HighsSolver(lp, threads=threads, options={"solver": "ipm"})
     if x_start is not None:
         C, d = cc.cuts(x_start)
         hl.add_rows(C, np.full(len(d), -np.inf), d)
@@ -175,17 +186,20 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
             if s.status == "infeasible":
                 raise InfeasibleError("the LP relaxation of the coordinated OMTEPF is infeasible")
             raise SolverError(f"LP relaxation: HiGHS status {s.status}")
+        if it == 0:
+            hl.h.setOptionValue("solver", "simplex")
+        improve = s.objective - lp_bound
         lp_bound = s.objective
         C, d = cc.cuts(s.x, tol=1e-7)
-        hist.append({"phase": "kelley", "round": it, "lp_bound": lp_bound, "new_cuts": len(d)})
-        if len(d) == 0:
+        hist.append({"phase": "kelley", "round": it, "lp_bound": lp_bound, "new_cuts": len(d), "lp_s": s.time_s})
+        if len(d) == 0 or improve <= kelley_rtol * abs(lp_bound):
             break
         hl.add_rows(C, np.full(len(d), -np.inf), d)
         cuts_C.append(C)
         cuts_d.append(d)
     # ---- MILP rounds
     milp = _lp_copy(prog, integer=True)
-    hm = HighsSolver(milp, threads=threads, verbose=verbose)
+    hm = HighsSolver(milp, threads=threads, verbose=verbose, options={"mip_lp_solver": "ipm"})
     Call = sp.vstack(cuts_C, format="csr") if cuts_C else sp.csr_matrix((0, prog.n))
     dall = np.concatenate(cuts_d) if cuts_d else np.zeros(0)
     if len(dall):
@@ -311,7 +325,8 @@ def ccp_refine(model: CoordinatedModel, x: Array, max_iter: int = 20, rtol: floa
     hist = [true_objective(model, x)]
     best = x
     for _ in range(max_iter):
-        iv.update_revenue_tangent(model.prog, net, net.voltages(best))
+        model.v_hat = net.voltages(best)
+        iv.update_revenue_tangent(model.prog, net, model.v_hat)
         x2, _ = _polish(model, best)
         if not np.all(np.isfinite(x2)):
             break

@@ -68,6 +68,8 @@ class CoordinatedModel:
     net: iv.IVNetwork
     grid: GridData
     fleet: TR.Fleet
+    coupling: sp.csr_matrix  # KCL injection of the firings (rows as the KCL block)
+    v_hat: Array  # linearisation point of the demand revenue (S, N)
 
 
 def kcl_coupling(fleet: TR.Fleet, fs: TR.FiringSet, grid: GridData, steps: Array) -> sp.csr_matrix:
@@ -108,9 +110,11 @@ def build_coordinated(case: Case, fleet: TR.Fleet | None = None, *, prune: bool 
     soc = CH.add_soc(prog, tv, soc_end=fleet.soc_final)
     CH.add_charging_revenue(prog, tv)
     steps = np.arange(grid.K)
-    net = iv.add_iv_network(prog, grid, steps, extra_injections=[(tv.x, kcl_coupling(fleet, fs, grid, steps))],
-                            revenue="tangent", v_hat=v_hat)
-    return CoordinatedModel(prog=prog, tv=tv, soc=soc, net=net, grid=grid, fleet=fleet)
+    coupling = kcl_coupling(fleet, fs, grid, steps)
+    v_hat = np.ones((len(steps), grid.n_bus), dtype=complex) if v_hat is None else np.asarray(v_hat, dtype=complex)
+    net = iv.add_iv_network(prog, grid, steps, extra_injections=[(tv.x, coupling)], revenue="tangent", v_hat=v_hat)
+    return CoordinatedModel(prog=prog, tv=tv, soc=soc, net=net, grid=grid, fleet=fleet, coupling=coupling,
+                            v_hat=v_hat)
 
 
 # ---------------------------------------------------------------------------------------------- grid stage
