@@ -160,3 +160,13 @@ def test_build_fills_inherited_defaults() -> None:
     assert case.roads["cost"].tolist() == [0.07]
     assert case.roads["depletion"].tolist() == [2.0]
     assert list(case.profiles.columns) == ["k"] and len(case.profiles) == 3
+
+
+def test_tables_equal_independent_spec_build(sym: Case) -> None:
+    """Cross-check against the OMTEPF engineer's independent build from the spec's numbers (if present)."""
+    spec = pytest.importorskip("omtepf_spec_case", reason="independent spec build not available")
+    other = spec.spec_case()
+    for name in ("roads", "lines", "parking", "chargers", "loads", "variable_generators", "evs", "profiles"):
+        a, b = sym.table(name), other.table(name)
+        assert a.equals(b), f"{name} differs:\n{a.compare(b) if a.shape == b.shape else (a.shape, b.shape)}"
+    assert sym.options == other.options and sym.costs == other.costs
