@@ -130,3 +130,44 @@ def load_symmetrica() -> Case:
         return load("symmetrica-lite")  # type: ignore[no-any-return]
     except Exception:
         return spec_case()
+
+
+def v2g_tiny_case(price: float, *, n_ev: int = 2, flat: bool = True) -> Case:
+    """A tiny home–work case with a home charger and a v2g charger at home (omtepf.md §3.4 general model).
+
+    Buses A (homes), W (work), G (plant, generator, reference); lines G→A→W; one road A–W. EVs: battery 10,
+    start/end full; stay at A (k=0), travel to W (k=1), stay at W (k=2..3), travel home (k=4), stay at A
+    (k=5..11) with charging allowed. Loads are flat (``flat``) so shifting energy in time has no value for the
+    convex generator cost: discharging pays only through the v2g price.
+    """
+    K = 12
+    u = U
+    buffers = pd.DataFrame({"id": ["A", "W", "G"], "kind": ["neighbourhood", "commercial", "plant"],
+                            "is_bus": [True, True, True]})
+    roads = pd.DataFrame({"id": ["r"], "a": ["A"], "b": ["W"], "capacity": [n_ev]})
+    parking = pd.DataFrame({"id": ["PA", "PW"], "buffer": ["A", "W"], "capacity": [n_ev, n_ev]})
+    chargers = pd.DataFrame({
+        "id": ["H", "V"], "buffer": ["A", "A"], "type": ["home", "v2g"], "rate": [1.0, 1.0],
+        "current_re": [0.04 * u.real, 0.04 * u.real], "current_im": [0.04 * u.imag, 0.04 * u.imag],
+        "plugs": [0, 0], "revenue_per_unit": [0.025, price],
+    })
+    lines = pd.DataFrame({"id": ["L1", "L2"], "from": ["G", "A"], "to": ["A", "W"], "g": [40.0, 40.0],
+                          "b": [-15.0, -15.0]})
+    generators = pd.DataFrame({"id": ["G1"], "bus": ["G"], "cost_a": [0.01], "cost_b": [0.1]})
+    k = np.arange(K)
+    load = np.full(K, 0.3) if flat else 0.2 + 0.3 * (k >= 6)
+    loads = pd.DataFrame({"id": ["DA", "DW"], "bus": ["A", "W"], "g_profile": ["load", "load"],
+                          "beta_p": [0.5, 0.5]})
+    profiles = pd.DataFrame({"k": k, "load": load})
+    evs = pd.DataFrame({"id": [f"e{i}" for i in range(n_ev)], "home": ["A"] * n_ev, "battery": [10.0] * n_ev,
+                        "soc_init": [10.0] * n_ev, "soc_final": [10.0] * n_ev})
+    rows = []
+    for i in range(n_ev):
+        e = f"e{i}"
+        rows += [(e, 0, 0, 0, "stay", "A", True), (e, 1, 1, 1, "travel", "W", False),
+                 (e, 2, 2, 3, "stay", "W", False), (e, 3, 4, 4, "travel", "A", False),
+                 (e, 4, 5, 11, "stay", "A", True)]
+    it = pd.DataFrame(rows, columns=["ev", "seq", "k_from", "k_to", "activity", "buffer", "charge"])
+    return Case.build({"name": f"v2g-tiny-{price}", "K": K}, {}, {}, buffers=buffers, roads=roads, parking=parking,
+                      chargers=chargers, lines=lines, generators=generators, loads=loads, profiles=profiles,
+                      evs=evs, itineraries=it)

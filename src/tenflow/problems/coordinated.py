@@ -321,7 +321,7 @@ def plan_is_feasible(model: CoordinatedModel, x: Array, tol: float = 1e-6) -> di
 # ---------------------------------------------------------------------------------------------- CCP
 def ccp_refine(model: CoordinatedModel, x: Array, max_iter: int = 20, rtol: float = 1e-9) -> tuple[Array, list[float]]:
     """Convex–concave refinement of the continuous part with the firings fixed (§3.10 option 2)."""
-    net, grid = model.net, model.grid
+    net = model.net
     hist = [true_objective(model, x)]
     best = x
     for _ in range(max_iter):
