@@ -108,6 +108,9 @@ def test_extra_injection_terms_equal_fixed_injections():
             vals += [draw[s, n].real, draw[s, n].imag]
     M = sp.csr_matrix((vals, (rows, cols)), shape=(3 * 2 * N, 3))
     net = iv.add_iv_network(prog, base, extra_injections=[(u, M)], revenue="none")
+    r = net.kcl_rows(2, 1, 16)  # imaginary KCL of bus 17 at the third step
+    assert net.kcl_index[r - net.kcl.start] == (2, "i", 17)
+    assert prog.A[r, u.start + 2] == pytest.approx(draw[2, 16].imag)
     sol = ConicSession(prog).solve()
     ref = solve(base.with_options(extra_injection=draw), revenue="none")
     assert sol.objective == pytest.approx(float(iv.generator_cost(base, ref.Ig).sum()), rel=1e-7)

@@ -5,6 +5,7 @@ optimum off the voltage bound (voltage limit at bus 9 binding, interior optima i
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import tenflow
@@ -64,3 +65,28 @@ def test_exact_nonconvex_scip_equals_scan_and_ccp():
     assert exact.objective_steps == pytest.approx(scan.objective.to_numpy(), abs=1e-6)
     assert exact.objective_steps == pytest.approx(ccp.objective_steps, abs=1e-6)
     assert exact.lmp == pytest.approx(ccp.lmp, rel=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_radial_pi_networks_equal_the_scan(seed):
+    """Random 10-bus trees with pi-model lines (shunt charging, off-nominal taps), admittance loads, a
+    current injection, demand revenue and bidirectional lines: CCP optimum = exact scan, every step."""
+    rng = np.random.default_rng(seed)
+    N, K = 10, 4
+    parent = [int(rng.integers(0, i)) for i in range(1, N)]
+    y = rng.uniform(5, 40, N - 1) * np.exp(-1j * rng.uniform(0.2, 1.3, N - 1))
+    G = rng.uniform(0.02, 0.25, (K, N - 1))
+    inj = np.zeros((K, N), dtype=complex)
+    inj[:, int(rng.integers(1, N))] = rng.uniform(0.0, 0.3) * (0.9 - 0.43589j)
+    g = opf.GridData(
+        buses=pd.Index(range(N)), steps=pd.RangeIndex(K), line_ids=pd.Index([f"l{i}" for i in range(N - 1)]),
+        line_from=np.array(parent), line_to=np.arange(1, N), line_g=y.real, line_b=y.imag,
+        line_b_shunt=rng.uniform(0, 0.05, N - 1), line_tap=rng.choice([1.0, 0.975, 1.025], N - 1),
+        gen_ids=pd.Index(["g"]), gen_bus=[0], gen_cost_a=rng.uniform(0, 0.05), gen_cost_b=rng.uniform(0.05, 0.5),
+        gen_ir_min=0.0, gen_ir_max=10.0, gen_ii_min=-10.0, gen_ii_max=10.0,
+        load_ids=pd.Index([f"d{i}" for i in range(1, N)]), load_bus=np.arange(1, N), load_G=G, load_B=-0.4 * G,
+        load_beta_p=rng.uniform(0.0, 0.6), extra_injection=inj, vmin=0.9, vmax=1.1, ref_bus=0,
+    ).validate()
+    res = opf.solve(g)
+    scan = opf.scan_opf(g, v_range=(0.85, 1.1))
+    assert np.abs(res.objective_steps - scan.objective.to_numpy()).max() <= scan.tol.max() + 1e-7

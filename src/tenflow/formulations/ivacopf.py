@@ -132,6 +132,12 @@ class IVNetwork:
     def n_steps(self) -> int:
         return len(self.steps)
 
+    def kcl_rows(self, step_pos: Array | int, part: Array | int, bus_pos: Array | int) -> Array:
+        """Program row numbers of KCL rows (``step_pos`` into ``steps``, part 0 = real / 1 = imag, bus position),
+        e.g. to add coefficients of other variables into KCL; also the column of ``V`` relative to its start."""
+        N = self.grid.n_bus
+        return self.kcl.start + np.asarray(step_pos) * 2 * N + np.asarray(part) * N + np.asarray(bus_pos)
+
     def voltages(self, x: Array) -> Array:
         """Complex voltages ``(S, N)`` from a solution vector (or the ``V`` block values)."""
         v = x[self.V.slice] if x.shape[0] != self.V.size else x
