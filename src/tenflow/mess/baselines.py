@@ -380,6 +380,13 @@ def run_baseline(case: MessCase, method: str, degradation: str | None = None, *,
             if chosen is not None:
                 break
         if chosen is None:
+            # would an idle truck manage? then the fleet is the bottleneck
+            free = any(_latest(ctx, pl, typ, ti, ro, rr, skey, e, j_inst, ws, dl, [], True) is not None
+                       for typ, ti in ctx.types.items() if abs(ti.pack_kwh - si.pack_kwh) <= 1e-9
+                       for ro in outs for rr in rets)
+            if free:
+                return _infeasible(method, trips, skey, f"site {si.node}: all {len(trucks)} trucks are busy when a "
+                                   f"swap must complete between {_hhmm(ctx, j_inst)} and {_hhmm(ctx, dl)}")
             return _infeasible(method, trips, skey, _diagnose(ctx, pl, skey, dl, j_inst))
         truck, typ, arcs = chosen
         trips.append((typ, truck, skey, arcs))
