@@ -88,7 +88,7 @@ def route_map(case: MessCase, ev: Evaluation, folder: Path, stem: str = "route_m
     span = max(1e-9, max(abs(p[0]) + abs(p[1]) for p in pos.values()))
     for i, t in enumerate(trips):
         g = ev.arcs[(ev.arcs["trip"] == t) & (ev.arcs["kind"] == "travel")]
-        off = (i - len(trips) / 2) * 0.004 * span
+        off = (i - len(trips) / 2) * min(0.004, 0.03 / max(len(trips), 1)) * span
         tcol = cmap(i % 20)
         for _, r in g.iterrows():
             pa, pb = pos[_key(r["frm"])], pos[_key(r["to"])]
