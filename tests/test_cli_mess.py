@@ -140,3 +140,21 @@ def test_import_xlsx_missing_folder(tmp_path: Path) -> None:
     assert main(["mess", "import-xlsx", str(tmp_path / "nothing"), "--scale", "small", "--out",
                  str(tmp_path / "c")]) == 2
     assert not (tmp_path / "c").exists()
+
+
+def test_compare_summary(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    assert main(["mess", "compare", "mess-small", "--degradation", "generalized", "--compare", "nearest",
+                 "--out", str(out), "--no-plots"]) == 0
+    s = pd.read_csv(out / "summary.csv")
+    assert list(s["method"]) == ["optimized", "nearest"]
+    c = pd.read_csv(out / "mess-small-generalized" / "comparison.csv").set_index("method")
+    jo, jn = c.loc["optimized", "total"], c.loc["nearest", "total"]
+    assert jo <= jn + 1e-6
+    assert s.set_index("method").loc["nearest", "savings_pct_vs_method"] == pytest.approx(100 * (jn - jo) / jn)
+
+
+def test_warmup_and_replay(tmp_path: Path) -> None:
+    assert main(["mess", "warmup"]) == 0
+    assert main(["mess", "replay-prototype", "mess-small", "--model", "m3", "--out", str(tmp_path / "r")]) == 0
+    assert (tmp_path / "r" / "vehicles.csv").is_file() and (tmp_path / "r" / "report.md").is_file()

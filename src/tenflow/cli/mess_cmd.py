@@ -111,7 +111,7 @@ def register(group: click.Group) -> None:
         """Run every CASE × degradation model; one folder each plus OUT/summary.csv."""
         from tenflow.mess.runner import compare
 
-        models = _csv_list(degradation) or [None]  # type: ignore[list-item]
+        models: list[str | None] = list(_csv_list(degradation)) or [None]
         summary = compare(list(cases), models, _csv_list(compare_), out, fmt=fmt, plots=not no_plots,
                           preset=preset, time_limit=time_limit)
         for _, r in summary.iterrows():

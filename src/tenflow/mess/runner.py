@@ -202,20 +202,21 @@ def write_study(res: StudyResult, out: str | Path, *, fmt: str = "csv", plots: b
                          plots=plots, extra_json={"timings": res.timings})
 
 
-def compare(cases: list[str], models: list[str], methods: list[str], out: str | Path, *, fmt: str = "csv",
-            plots: bool = True, **options: Any) -> pd.DataFrame:
-    """Run every case × model (optimized + ``methods``) into ``out/<case>-<model>/`` and write
-    ``out/summary.csv`` (one row per case × model × method). Returns the summary."""
+def compare(cases: list[str], models: list[str | None], methods: list[str] | tuple[str, ...] = BASELINES,
+            out: str | Path | None = None, *, fmt: str = "csv", plots: bool = True, **options: Any) -> pd.DataFrame:
+    """Run every case × model (optimized + ``methods``); with ``out`` write ``out/<case>-<model>/`` folders and
+    ``out/summary.csv``. Returns the summary (one row per case × model × method, with
+    ``savings_pct_vs_method`` = 100·(J_method − J_optimized)/J_method)."""
     from tenflow.mess.report import comparison_table
     from tenflow.results.io import write_table
 
     rows = []
-    outp = Path(out)
     for c in cases:
         for m in models:
             res = run_case(c, m, tuple(methods), **options)
             name = Path(str(c)).name
-            write_study(res, outp / f"{name}-{res.model}", fmt=fmt, plots=plots)
+            if out is not None:
+                write_study(res, Path(out) / f"{name}-{res.model}", fmt=fmt, plots=plots)
             comp = comparison_table(res.runs)
             comp.insert(0, "degradation", res.model)
             comp.insert(0, "case", name)
@@ -224,5 +225,6 @@ def compare(cases: list[str], models: list[str], methods: list[str], out: str | 
             comp["savings_pct_vs_method"] = 100 * (comp["total"] - jo) / comp["total"]
             rows.append(comp)
     summary = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    write_table(summary, outp / "summary.csv", fmt)
+    if out is not None:
+        write_table(summary, Path(out) / "summary.csv", fmt)
     return summary
