@@ -128,3 +128,23 @@ def test_optimizer_plan_reproduces_appendix_c(case_name: str, ref: float) -> Non
 
     _, res, ev, _ = solved(case_name, None)
     assert ev.total == pytest.approx(ref, abs=1e-6)
+
+
+def test_bad_plans_raise_tenflow_errors() -> None:
+    from tenflow.errors import TenflowError
+
+    case = load_mess_case("mess-tiny")
+    t2 = list(TINY_TRIP_2)
+    t2[1] = ("travel", 0, 7, 1, 2, 5, 4)
+    with pytest.raises(TenflowError, match="no road 0→7"):
+        evaluate(case, make_plan([("T", "1", 2, TINY_TRIP_1), ("T", "2", 2, t2)]))
+    with pytest.raises(TenflowError, match="unknown truck types"):
+        evaluate(case, make_plan([("X", "1", 2, TINY_TRIP_1)]))
+    t3 = list(TINY_TRIP_1)
+    t3[2] = ("charge", 2, 2, 3, 4, 3, 4)
+    with pytest.raises(TenflowError, match="no charger at node 2"):
+        evaluate(case, make_plan([("T", "1", 2, t3)]))
+    p = tiny_optimum()
+    p.arcs = p.arcs.drop(columns=["q_to"])
+    with pytest.raises(TenflowError, match="missing column 'q_to'"):
+        evaluate(case, p)
