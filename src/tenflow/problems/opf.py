@@ -142,7 +142,9 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
         Flat linearisation voltages of the CCP; with several, each step keeps its best true objective and a
         final CCP run starts from that combination (steps are separable).
     max_iter, rtol, tol
-        CCP iteration limit and stopping tolerance; solver tolerance.
+        CCP iteration limit, per-step stopping tolerance (relative change of a step's true objective), solver
+        tolerance. ``iterations`` counts convex solves (full or of the still-moving steps only); the duals of
+        each step are those of its last convex subproblem.
     diagnose
         On infeasibility, solve steps separately and relax the voltage bounds to name the infeasible steps
         and binding buses in the raised :class:`InfeasibleError`.
@@ -167,60 +169,71 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
     history: list[float] = []
     iterations = 0
 
-    def one(v_hat: Array | None) -> tuple[Solution, Array, Array, Array]:
+    S, N = len(st), grid.n_bus
+
+    def run(p: Program, n: iv.IVNetwork, sess: ConicSession, v_hat: Array) -> tuple[Array, Array, Array, Array]:
+        """One convex (tangent) solve of the program ``p`` (all steps, or a subset of still-moving steps)."""
         nonlocal solve_s, iterations
-        if v_hat is not None:
-            iv.update_revenue_tangent(prog, net, v_hat)
+        iv.update_revenue_tangent(p, n, v_hat)
         t1 = time.perf_counter()
-        sol = session.solve()
+        sol = sess.solve()
         solve_s += time.perf_counter() - t1
         iterations += 1
         if sol.status != "optimal":
             if sol.status in ("infeasible", "error") and diagnose:
-                err = diagnose_infeasibility(grid, st)
+                err = diagnose_infeasibility(grid, n.steps)
                 if err is not None:
                     raise err
             if sol.status == "infeasible":
                 raise InfeasibleError(f"OPF of '{grid.name}' is infeasible")
             raise SolverError(f"Clarabel returned status '{sol.status}' ({sol.info.get('clarabel_status')}) "
                               f"for the OPF of '{grid.name}'")
-        V = net.voltages(sol.x)
-        Ig = net.gen_currents(sol.x)
-        per = iv.true_objective(grid, V, Ig, st) if revenue != "none" else iv.generator_cost(grid, Ig).sum(axis=1)
-        return sol, V, Ig, per
+        V = n.voltages(sol.x)
+        Ig = n.gen_currents(sol.x)
+        if revenue == "none":
+            per = iv.generator_cost(grid, Ig).sum(axis=1)
+        else:
+            per = iv.true_objective(grid, V, Ig, n.steps)
+        lam = n.kcl_duals(sol.row_duals) if sol.row_duals is not None else np.full(V.shape, np.nan)
+        return V, Ig, per, lam
 
-    def ccp(v0: Array) -> tuple[Solution, Array, Array, Array]:
-        sol, V, Ig, per = one(v0)
+    def ccp(v0: Array) -> tuple[Array, Array, Array, Array]:
+        """Convex–concave iterations. Steps are independent: after the second full solve, the steps whose true
+        objective still moves (> rtol (1 + |obj|)) are iterated alone in a smaller program built once."""
+        nonlocal build_s
+        V, Ig, per, lam = run(prog, net, session, v0)
         history.append(float(per.sum()))
         if revenue != "ccp" or net.revenue_slot is None:
-            return sol, V, Ig, per
+            return V, Ig, per, lam
+        idx = np.arange(S)
+        p, n, sess = prog, net, session
         for _ in range(max_iter - 1):
-            sol2, V2, Ig2, per2 = one(V)
-            history.append(float(per2.sum()))
-            prev = float(per.sum())
-            sol, V, Ig, per = sol2, V2, Ig2, per2
-            if abs(prev - float(per.sum())) <= rtol * (1.0 + abs(prev)):
+            Va, Iga, pera, lama = run(p, n, sess, V[idx])
+            moving = np.abs(per[idx] - pera) > rtol * (1.0 + np.abs(per[idx]))
+            V[idx], Ig[idx], per[idx], lam[idx] = Va, Iga, pera, lama
+            history.append(float(per.sum()))
+            if not moving.any():
                 break
-        return sol, V, Ig, per
+            if len(idx) == S and moving.sum() <= S // 2:
+                idx = idx[moving]
+                t1 = time.perf_counter()
+                p, n = build_opf(grid, st[idx], revenue="tangent", v_hat=V[idx])
+                sess = ConicSession(p, tol=tol)
+                build_s += time.perf_counter() - t1
+        return V, Ig, per, lam
 
-    S, N = len(st), grid.n_bus
     best = None
     for s0 in starts:
         res = ccp(np.full((S, N), complex(s0)))
         if best is None:
             best = res
         else:
-            better = res[3] < best[3] - 1e-12
+            better = res[2] < best[2] - 1e-12
             if np.any(better):
-                V = np.where(better[:, None], res[1], best[1])
-                best = None
-                best = ccp(V)
+                # restart from the per-step best point: its iterations supply consistent duals
+                best = ccp(np.where(better[:, None], res[0], best[0]))
     assert best is not None
-    sol, V, Ig, per = best
-    if len(starts) > 1 and revenue == "ccp":
-        # duals of a convex subproblem linearised at the returned point (envelope theorem at a CCP fixed point)
-        sol, V, Ig, per = one(V)
-    lam = net.kcl_duals(sol.row_duals) if sol.row_duals is not None else np.full((S, N), np.nan)
+    V, Ig, per, lam = best
     return OPFResult(grid=grid, steps=st, V=V, Ig=Ig, lam=lam, lmp=iv.bus_lmp(V, lam), objective=float(per.sum()),
                      objective_steps=per, method=revenue, iterations=iterations, build_s=build_s, solve_s=solve_s,
                      history=history, info={"program": prog.size_summary()})
