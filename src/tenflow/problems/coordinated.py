@@ -88,11 +88,14 @@ class ConeCuts:
         nrm = np.sqrt(self.R @ (w * w))
         return nrm - (self.A @ x + self.a0)
 
-    def cuts(self, x: Array, tol: float | None = None) -> tuple[sp.csr_matrix, Array]:
-        """Gradient cuts at ``x`` (rows ``C y <= d``) for cones violated by more than ``tol`` (all if None)."""
+    def cuts(self, x: Array, tol: float | None = None, mask: Array | None = None) -> tuple[sp.csr_matrix, Array]:
+        """Gradient cuts at ``x`` (rows ``C y <= d``) for cones violated by more than ``tol`` (all if None),
+        restricted to the cones selected by the boolean ``mask``."""
         w = self.W @ x + self.w0
         nrm = np.sqrt(self.R @ (w * w))
         sel = nrm > 1e-12
+        if mask is not None:
+            sel &= mask
         if tol is not None:
             sel &= (nrm - (self.A @ x + self.a0)) > tol
         if not sel.any():
@@ -103,6 +106,37 @@ class ConeCuts:
         C = (Rn @ self.W - self.A[sel]).tocsr()
         d = self.a0[sel] - Rn @ self.w0
         return C, d
+
+
+def gen_cone_mask(model: CoordinatedModel, cc: ConeCuts) -> Array:
+    """Cones of the generator-cost epigraphs (``t >= |I|^2``, ``z >= t^2``)."""
+    names = np.array([c.name for c in model.prog.cones], dtype=object)
+    base = model.net.Ig.name
+    return (names == f"{base}_t") | (names == f"{base}_z")
+
+
+def seed_points(model: CoordinatedModel, x: Array, factors: tuple[float, ...] = (0.4, 0.6, 0.8, 0.9, 1.1, 1.25, 1.5),
+                angles_deg: tuple[float, ...] = (-8.0, 0.0, 8.0)) -> list[Array]:
+    """Points around ``x`` with the generator currents scaled/rotated and their epigraphs on the boundary
+    (§3.10 option 3: tangent grid of the convex generator cost)."""
+    net = model.net
+    if net.t is None:
+        return []
+    Ig = net.gen_currents(x)
+    out = []
+    for f in factors:
+        for a in angles_deg:
+            if f == 1.0 and a == 0.0:
+                continue
+            I2 = Ig * f * np.exp(1j * np.deg2rad(a))
+            y = x.copy()
+            y[net.Ig.slice] = np.stack([I2.real, I2.imag], axis=1).ravel()
+            t = np.abs(I2) ** 2
+            y[net.t.slice] = t.ravel()
+            if net.z is not None:
+                y[net.z.slice] = (t**2).ravel()
+            out.append(y)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- result
@@ -160,7 +194,8 @@ def _polish(model: CoordinatedModel, xbin: Array, tol: float = 1e-8) -> tuple[Ar
 
 
 def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float = 1e-3, time_limit: float = 600.0,
-             max_rounds: int = 12, kelley_rounds: int = 30, kelley_rtol: float = 1e-6, threads: int | None = None,
+             max_rounds: int = 12, kelley_rounds: int = 30, kelley_rtol: float = 1e-6, lp_guided: bool = True,
+             threads: int | None = None,
              verbose: bool = False) -> OAResult:
     """MILP outer approximation + polish for the convex MI program of ``model`` (see module docstring)."""
     prog = model.prog
@@ -179,6 +214,11 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         hl.add_rows(C, np.full(len(d), -np.inf), d)
         cuts_C.append(C)
         cuts_d.append(d)
+        for xs in seed_points(model, x_start):  # tangent grid of the generator-cost cones around the start
+            C, d = cc.cuts(xs, mask=gen_cone_mask(model, cc))
+            hl.add_rows(C, np.full(len(d), -np.inf), d)
+            cuts_C.append(C)
+            cuts_d.append(d)
     lp_bound = -np.inf
     for it in range(kelley_rounds):
         s = hl.solve()
@@ -197,6 +237,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         hl.add_rows(C, np.full(len(d), -np.inf), d)
         cuts_C.append(C)
         cuts_d.append(d)
+    x_lp = s.x
     # ---- MILP rounds
     milp = _lp_copy(prog, integer=True)
     hm = HighsSolver(milp, threads=threads, verbose=verbose, options={"mip_lp_solver": "ipm"})
@@ -213,8 +254,46 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         polish_s += time.perf_counter() - t0
         if np.isfinite(val):
             best_x, ub = xp, val
-    lb = -np.inf
     milp_s = 0.0
+    # ---- LP-guided fix-and-solve: binaries integral in the LP relaxation fixed, the fractional ones free
+    # (a restricted MILP: an upper bound only; the lower bound stays the LP bound, valid for the full program)
+    if lp_guided:
+        xb = model.tv.x
+        v = x_lp[xb.slice]
+        frac = (v > 1e-6) & (v < 1 - 1e-6)
+        evx = model.fleet.caps["ev"].to_numpy()[model.tv.fs.x_cap]
+        # neighbourhoods: (1) only the fractional binaries free; (2) all binaries of EVs with a fractional one
+        for nb, free in (("fractional", frac), ("fractional_evs", np.isin(evx, np.unique(evx[frac])))):
+            if (ub - lp_bound) / max(abs(ub), 1e-9) <= rel_gap:
+                break
+            fixed = np.flatnonzero(~free)
+            cols = xb.start + fixed
+            lb0, ub0 = prog.lb[cols], prog.ub[cols]
+            hm.set_bounds(cols, np.round(v[fixed]), np.round(v[fixed]))
+            if best_x is not None:
+                hm.set_start(best_x)
+            remaining = time_limit - (time.perf_counter() - t_start)
+            s = hm.solve(mip_rel_gap=max(rel_gap * 0.1, 1e-6), time_limit=max(1.0, 0.3 * remaining))
+            milp_s += s.time_s
+            hm.set_bounds(cols, lb0, ub0)
+            hm.h.setOptionValue("time_limit", np.inf)
+            if s.ok:
+                t0 = time.perf_counter()
+                xp, val = _polish(model, s.x)
+                polish_s += time.perf_counter() - t0
+                if val < ub:
+                    best_x, ub = xp, val
+                C, d = cc.cuts(xp)
+                if len(d):
+                    hm.add_rows(C, np.full(len(d), -np.inf), d)
+                    n_cuts += len(d)
+            hist.append({"phase": "lp_guided", "neighbourhood": nb, "free_binaries": int(free.sum()),
+                         "status": s.status, "ub": ub, "lb": lp_bound,
+                         "gap": (ub - lp_bound) / max(abs(ub), 1e-9), "milp_s": s.time_s})
+    lb = lp_bound
+    if (ub - lb) / max(abs(ub), 1e-9) <= rel_gap:
+        return OAResult(x=best_x, ub=ub, lb=lb, gap=(ub - lb) / max(abs(ub), 1e-9), history=hist, milp_s=milp_s,
+                        polish_s=polish_s, n_cuts=n_cuts)
     for rnd in range(max_rounds):
         remaining = time_limit - (time.perf_counter() - t_start)
         if remaining <= 1:
