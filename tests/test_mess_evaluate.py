@@ -148,3 +148,27 @@ def test_bad_plans_raise_tenflow_errors() -> None:
     p.arcs = p.arcs.drop(columns=["q_to"])
     with pytest.raises(TenflowError, match="missing column 'q_to'"):
         evaluate(case, p)
+
+
+@pytest.mark.parametrize("case_name,model", [("mess-tiny", "generalized"), ("mess-tiny-2", "generalized"),
+                                             ("mess-small", "lfp")])
+def test_evaluator_equals_optimizer_with_fees_credit_plugs(case_name: str, model: str) -> None:
+    """Cost terms that are zero in the built-in cases: charger and global fees, end-energy credit, plug limits."""
+    from tests._mess_solved import solved
+
+    solved("mess-tiny", None)  # skips if the optimiser is not available
+    from tenflow.mess.checks import check_plan
+    from tenflow.mess.optimize import solve
+
+    case = load_mess_case(case_name).copy()
+    case.config["costs"]["end_energy_credit_per_kwh"] = 0.1
+    case.config["costs"]["charge_fee_per_kwh"] = 0.03
+    case.chargers.loc[0, "fee_per_kwh"] = 0.02
+    case.chargers.loc[0, "plugs"] = 1
+    case.config["depot"]["plugs"] = 3
+    res = solve(case, degradation=model, time_limit=300)
+    assert res.status == "optimal"
+    ev = evaluate(case, res.plan, model)
+    assert ev.breakdown["end_credit"] > 0
+    assert ev.total == pytest.approx(res.objective, abs=1e-6)
+    assert check_plan(ev) == []
