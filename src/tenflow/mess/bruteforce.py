@@ -90,21 +90,33 @@ def solve_bruteforce(inst: MessInstance, max_signatures: int = 2_000_000) -> Bru
             back_cache[key] = _labels_back(inst, k, (node, j, b))
         return back_cache[key]
 
+    fleet = np.array([t.count for t in inst.types])[:, None]
+    plugcap = inst.res_plugs[:, None]
     per_site: list[list[tuple[float, np.ndarray, np.ndarray]]] = []
     for i, site in enumerate(inst.sites):
-        best: dict[tuple[bytes, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
+        # suffix sets: for a pack installed at step j0 with energy eb, every distinct signature (occupancy, plugs)
+        # of the rest of the chain with its cheapest cost (memoised over the installed state)
+        memo: dict[tuple[int, int], dict[bytes, tuple[float, np.ndarray, np.ndarray]]] = {}
 
-        def rec(eb: float, j0: int, cost: float, occ: np.ndarray, plugs: np.ndarray, site=site, i=i,
-                best=best) -> None:
-            # end here?
+        def suffix(eb: float, j0: int, key: tuple[int, int], site=site, i=i, memo=memo
+                   ) -> dict[bytes, tuple[float, np.ndarray, np.ndarray]]:
+            if key in memo:
+                return memo[key]
+            out: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}
+
+            def put(c: float, o: np.ndarray, p: np.ndarray) -> None:
+                if np.any(o > fleet) or np.any(p > plugcap):
+                    return  # exceeds a capacity: no combination of chains can use it
+                sk = o.tobytes() + p.tobytes()
+                if sk not in out or c < out[sk][0]:
+                    out[sk] = (c, o, p)
+                    if len(out) > max_signatures:
+                        raise RuntimeError("brute force: too many chain signatures")
+
             es, _ls, acc = site_walk(site, delta, j0, eb, S - 1)
             if min(es) >= site.reserve_kwh - TOL_KWH and es[-1] >= site.endmin_kwh - TOL_KWH:
-                tot = cost + acc - site.credit * es[-1]
-                key = (occ.tobytes(), plugs.tobytes())
-                if key not in best or tot < best[key][0]:
-                    best[key] = (tot, occ.copy(), plugs.copy())
-                    if len(best) > max_signatures:
-                        raise RuntimeError("brute force: too many chain signatures")
+                put(acc - site.credit * es[-1], np.zeros((K, J), dtype=np.int64),
+                    np.zeros((inst.n_res, S), dtype=np.int64))
             for jp in range(max(j0 + ns, site.ws + ns), min(site.we, S - 1) + 1):
                 es, _ls, acc = site_walk(site, delta, j0, eb, jp)
                 if min(es) < site.reserve_kwh - TOL_KWH:
@@ -122,23 +134,28 @@ def solve_bruteforce(inst: MessInstance, max_signatures: int = 2_000_000) -> Bru
                         ol = outs[k].get((site.node, ja, q))
                         if not ol:
                             continue
+                        rest = suffix(q * delta, jp, (jp, q))
+                        if not rest:
+                            continue
                         sw = float(ty.swap_cost[i, ja, q])
                         for (st, po), co in ol.items():
                             for (je, pb), cb in bl.items():
-                                occ2 = occ.copy()
-                                occ2[k, st:je] += 1
-                                pl2 = plugs.copy()
+                                occ = np.zeros((K, J), dtype=np.int64)
+                                occ[k, st:je] += 1
+                                pl = np.zeros((inst.n_res, S), dtype=np.int64)
                                 for r, jj in po + pb:
-                                    pl2[r, jj] += 1
-                                rec(q * delta, jp, cost + acc + co + sw + cb, occ2, pl2)
+                                    pl[r, jj] += 1
+                                c0 = acc + co + sw + cb
+                                for cr, orr, prr in rest.values():
+                                    put(c0 + cr, occ + orr, pl + prr)
+            memo[key] = out
+            return out
 
-        rec(site.e0, 0, 0.0, np.zeros((K, J), dtype=np.int64), np.zeros((inst.n_res, S), dtype=np.int64))
+        best = suffix(site.e0, 0, (-1, -1))
         per_site.append(sorted(best.values(), key=lambda x: x[0]))
     counts = [len(x) for x in per_site]
     if any(c == 0 for c in counts):
         return BruteResult(None, counts)
-    fleet = np.array([t.count for t in inst.types])[:, None]
-    plugcap = inst.res_plugs[:, None]
     best_tot = math.inf
     rem = [0.0] * (len(per_site) + 1)
     for i in range(len(per_site) - 1, -1, -1):

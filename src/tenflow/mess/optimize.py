@@ -156,8 +156,9 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
     # step 3: each site's best chain restricted to each single type; given extra columns (baselines)
     if len(inst.types) > 1:
         for k in range(len(inst.types)):
-            _t, _c, ck = dp.solve_uncoupled(inst, types=[k], numba=numba)
-            for c in ck:
+            only: list[dp.TripDP | None] = [td if kk == k else None for kk, td in enumerate(trips)]
+            for i in range(len(inst.sites)):
+                c = dp.trace_chain(inst, dp.chain_dp(inst, i, only, numba=numba), only)
                 if c is not None:
                     c.origin = f"type-{inst.types[k].name}"
                     pool.add(c)

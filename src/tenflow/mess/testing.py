@@ -60,11 +60,11 @@ def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None =
     # sites
     sites: list[SiteArrays] = []
     for s in site_nodes:
-        rate = rng.uniform(3.0, 14.0)
+        rate = rng.uniform(3.0, 10.0)
         start_w = int(rng.integers(0, 2))
         D = np.zeros(S)
         D[1:] = np.cumsum(np.where(np.arange(J) >= start_w, rate * rng.uniform(0.6, 1.4, J), 0.0))
-        e0 = float(rng.uniform(50.0, 100.0))
+        e0 = float(rng.uniform(60.0, 100.0))
         reserve = 20.0
         ws = int(rng.integers(0, 2))
         we = J - int(rng.integers(0, 2))
@@ -85,7 +85,7 @@ def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None =
     n_sigma = int(rng.integers(1, 3))
     ntrucks = 0
     for k in range(nt):
-        count = int(fleet if fleet is not None else rng.integers(1, 3))
+        count = int(fleet if fleet is not None else (rng.integers(1, 3) if nt == 1 else 1 + (k == 0) * int(rng.random() < 0.3)))
         qmin = int(rng.random() < 0.2)
         qmax = L - int(rng.integers(0, 2))
         qdep = int(rng.integers(max(qmin, 2), qmax + 1))
