@@ -183,3 +183,10 @@ def test_case_with_unknown_bus_reference_is_named():
     assert isinstance(case.loads, pd.DataFrame)
     grid = grid_from_case(case)
     assert grid.n_bus == 26
+
+
+def test_step_length_and_start_hour_for_price_conversion():
+    assert opf.load_grid("symmetrica-lite").step_hours == 0.25
+    assert opf.load_grid("symmetrica-lite").start_hour == 6.0
+    g = symmetrica_lite_grid(K=4).with_options(base={})
+    assert g.step_hours == 6.0 and g.start_hour == 0.0  # unknown: one day over K steps, from midnight

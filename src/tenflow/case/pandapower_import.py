@@ -159,7 +159,7 @@ def from_pandapower(net: Any, *, K: int = 96, shape: Array | None = None, name: 
                           name="load"),
         load_bus=lb, load_G=G, load_B=B, load_beta_p=beta_p, bus_shunt=shunt, vmin=vmin_arr, vmax=vmax_arr,
         secant_theta_deg=0.0, ref_bus=pos[gens[0][1]], name=name,
-        base={"s_mva": base, "source": "pandapower", "load_shape": "IEEE RTS winter weekday" if shape is None
+        base={"s_mva": base, "step_minutes": 1440.0 / K, "start_time": "00:00", "source": "pandapower", "load_shape": "IEEE RTS winter weekday" if shape is None
               else "user"},
     )
     return grid.validate()

@@ -190,6 +190,23 @@ class GridData:
     def K(self) -> int:
         return len(self.steps)
 
+    @property
+    def step_hours(self) -> float:
+        """Length of one step in hours: ``base["step_minutes"] / 60`` when known, else ``24 / K`` (one day)."""
+        if "step_minutes" in self.base:
+            return float(self.base["step_minutes"]) / 60.0
+        return 24.0 / max(self.K, 1)
+
+    @property
+    def start_hour(self) -> float:
+        """Clock hour of the start of step 0 (``base["start_time"]`` ``"HH:MM"``; 0 when unknown)."""
+        st = str(self.base.get("start_time", "00:00"))
+        try:
+            hh, mm = st.split(":")
+            return int(hh) + int(mm) / 60.0
+        except ValueError:
+            return 0.0
+
     # ------------------------------------------------------------------ validation
     def validate(self) -> GridData:
         """Check sizes, references, admittances, connectivity and bounds; raise one :class:`CaseError`.
@@ -399,7 +416,7 @@ def symmetrica_lite_grid(K: int = 57, *, one_way: bool = True) -> GridData:
         load_ids=pd.Index([f"D{b}" for b in load_buses], name="load"),
         load_bus=np.array([pos[b] for b in load_buses]), load_G=G, load_B=-G * tanphi,
         load_beta_p=0.5, vmin=0.9, vmax=1.1, secant_theta_deg=0.0, ref_bus=pos[18], name="symmetrica-lite",
-        base={"s_mva": 1.0, "note": "per unit; omtepf.md §4"},
+        base={"s_mva": 1.0, "step_minutes": 15, "start_time": "06:00", "note": "per unit; omtepf.md §4"},
     )
 
 
