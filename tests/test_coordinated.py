@@ -71,6 +71,7 @@ def test_coordinated_not_worse_than_uncoordinated(case: Case, unc: OmtepfSolutio
     assert ec.objective <= eu.objective + 1e-9
     assert ec.objective - ec.C_S_const == pytest.approx(coord.info["objective"], abs=1e-6)
     assert eu.objective - eu.C_S_const == pytest.approx(coord.info["warm_start_objective"], abs=1e-6)
+    assert unc.info["objective"] == pytest.approx(coord.info["warm_start_objective"], abs=1e-6)
     # qualitative (§6.2): generator cost markedly lower, same charge units
     assert ec.C_G < 0.9 * eu.C_G
     assert ec.charge_units == eu.charge_units
