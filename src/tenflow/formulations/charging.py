@@ -24,6 +24,7 @@ charger's ``revenue_per_unit``. Per v2g firing the objective therefore gains ``(
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ import scipy.sparse as sp
 from tenflow.case import Case
 from tenflow.case import derived as D
 from tenflow.solve.program import Program, VarBlock
+
+if TYPE_CHECKING:
+    from tenflow.formulations.transport import FiringSet, Fleet, TransportVars
 
 Array = np.ndarray
 
@@ -113,7 +117,7 @@ class SocVars:
     k1: int
 
 
-def add_soc(prog: Program, tv, *, soc_start: Array | None = None, soc_end: Array | None = None,
+def add_soc(prog: Program, tv: TransportVars, *, soc_start: Array | None = None, soc_end: Array | None = None,
             soc_min: float | Array = 0.0) -> SocVars:
     """SoC operand net (omtepf.md §3.4, eqs. 11–15, 46, 48) in reduced form.
 
@@ -153,7 +157,7 @@ def add_soc(prog: Program, tv, *, soc_start: Array | None = None, soc_end: Array
     return SocVars(soc=s, k0=fs.k0, k1=fs.k1)
 
 
-def add_charging_revenue(prog: Program, tv) -> None:
+def add_charging_revenue(prog: Program, tv: TransportVars) -> None:
     """Charging revenue ``-R_C`` (eq. 63; v2g convention in the module docstring) on the firings."""
     c = tv.fleet.caps
     rev = c["revenue"].to_numpy(dtype=float)[tv.fs.x_cap]
@@ -161,7 +165,7 @@ def add_charging_revenue(prog: Program, tv) -> None:
         prog.add_objective(tv.x, -rev)
 
 
-def current_matrices(fleet, fs, steps: Array) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def current_matrices(fleet: Fleet, fs: FiringSet, steps: Array) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Charging currents drawn per (step, bus) as linear maps of the firings (``M^-_EC``, eq. 47).
 
     Rows are ``t * n_bus + bus`` with ``t`` the position of the firing's step in ``steps``; returns the
@@ -181,7 +185,7 @@ def current_matrices(fleet, fs, steps: Array) -> tuple[sp.csr_matrix, sp.csr_mat
     return Jr, Ji
 
 
-def currents_of_firings(fleet, firings: pd.DataFrame, K: int) -> Array:
+def currents_of_firings(fleet: Fleet, firings: pd.DataFrame, K: int) -> Array:
     """Total drawn charging current per (step, bus) of a firing table, complex array ``(K, n_bus)``."""
     out = np.zeros((K, len(fleet.bus_ids)), dtype=complex)
     f = firings[firings["bus"].notna()]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,7 +85,7 @@ class Fleet:
     wbuf: Array
     wcharge: Array
     c_Q: float
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_ev(self) -> int:
@@ -95,7 +96,7 @@ class Fleet:
         return len(self.buffer_ids)
 
 
-def _cap_frame(**cols: Iterable) -> pd.DataFrame:
+def _cap_frame(**cols: Any) -> pd.DataFrame:
     df = pd.DataFrame({c: cols[c] for c in CAP_COLUMNS})
     return df
 
@@ -433,7 +434,8 @@ def firings_frame(fleet: Fleet, cap: Array, k: Array) -> pd.DataFrame:
     """Contract firing table for capability rows ``cap`` started at steps ``k``."""
     c = fleet.caps.iloc[np.asarray(cap, dtype=int)]
     busi = c["bus"].to_numpy()
-    bus = np.where(busi >= 0, fleet.bus_ids.to_numpy(dtype=object)[np.maximum(busi, 0)], None)
+    bus = fleet.bus_ids.to_numpy(dtype=object)[np.maximum(busi, 0)].copy()
+    bus[busi < 0] = None
     df = pd.DataFrame({
         "ev": fleet.ev_ids.to_numpy(dtype=object)[c["ev"].to_numpy()],
         "k": np.asarray(k, dtype=int),

@@ -291,7 +291,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
                          "status": s.status, "ub": ub, "lb": lp_bound,
                          "gap": (ub - lp_bound) / max(abs(ub), 1e-9), "milp_s": s.time_s})
     lb = lp_bound
-    if (ub - lb) / max(abs(ub), 1e-9) <= rel_gap:
+    if best_x is not None and (ub - lb) / max(abs(ub), 1e-9) <= rel_gap:
         return OAResult(x=best_x, ub=ub, lb=lb, gap=(ub - lb) / max(abs(ub), 1e-9), history=hist, milp_s=milp_s,
                         polish_s=polish_s, n_cuts=n_cuts)
     for rnd in range(max_rounds):
@@ -307,7 +307,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
             if s.status == "infeasible":
                 raise InfeasibleError("the coordinated OMTEPF is infeasible (MILP outer approximation)")
             break
-        lb = max(lb, float(s.bound))
+        lb = max(lb, float(s.bound if s.bound is not None else -np.inf))
         t0 = time.perf_counter()
         xp, val = _polish(model, s.x)
         polish_s += time.perf_counter() - t0
@@ -323,7 +323,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
                 hm.add_rows(C, np.full(len(d), -np.inf), d)
                 new += len(d)
         n_cuts += new
-        hist.append({"phase": "milp", "round": rnd, "milp_obj": s.objective, "bound": float(s.bound),
+        hist.append({"phase": "milp", "round": rnd, "milp_obj": s.objective, "bound": float(s.bound if s.bound is not None else -np.inf),
                      "polished": val, "ub": ub, "lb": lb, "gap": gap, "new_cuts": new, "milp_s": s.time_s})
         if gap <= rel_gap:
             break
@@ -349,7 +349,7 @@ def solve_scip_backend(model: CoordinatedModel, *, rel_gap: float = 1e-3, time_l
     ub = min(val, float(s.objective)) if np.isfinite(val) else float(s.objective)
     if np.isfinite(val) and val <= float(s.objective) + 1e-9:
         x = xp
-    lb = float(s.bound)
+    lb = float(s.bound if s.bound is not None else -np.inf)
     return x, ub, lb, (ub - lb) / max(abs(ub), 1e-9), {"scip_s": s.time_s, "scip_status": s.info.get("scip_status"),
                                                        "nodes": s.info.get("nodes")}
 
