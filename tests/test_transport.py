@@ -172,3 +172,29 @@ def test_capacity_too_small_is_infeasible_and_named() -> None:
         UN.schedule(bad)
     msg = str(ei.value)
     assert "capacities are too small" in msg and "steps 1..8" in msg and "EVs [" in msg
+
+
+def test_firing_set_equals_hfgt_pruned_nets(case: Case) -> None:
+    """The window/eligibility-pruned firing variables equal the pruned nets of :mod:`tenflow.hfgt` (built
+    independently from M+/M-): 45,856 firings and 12,480 idle variables (§7), same (EV, k, transition)."""
+    hfgt = pytest.importorskip("tenflow.hfgt")
+    nets = hfgt.build_nets(case, form="pruned")
+    fleet = TR.build_fleet(case)
+    fs = TR.firing_set(fleet, 0, fleet.K, prune=False)
+    assert (fs.n_x, fs.n_q) == (len(nets.firings), len(nets.idle)) == (45856, 12480)
+    t = nets.transitions.iloc[nets.firings["transition"].to_numpy()]
+    # origin/dest of a transition = the buffers of its M- / M+ entries
+    em = nets.M_minus[:, nets.firings["transition"].to_numpy()].tocsc()
+    assert (np.diff(em.indptr) >= 1).all()
+    a = pd.DataFrame({"ev": nets.firings["ev"].astype(str).to_numpy(), "k": nets.firings["k"].to_numpy(),
+                      "kind": t["kind"].to_numpy(), "comp": t["component"].astype(str).to_numpy(),
+                      "o": t["origin"].astype(str).to_numpy(), "d": t["dest"].astype(str).to_numpy(),
+                      "rate": t["rate"].to_numpy()})
+    cp = fleet.caps.iloc[fs.x_cap]
+    b = pd.DataFrame({"ev": fleet.ev_ids[cp["ev"]].to_numpy(), "k": fs.x_k, "kind": cp["kind"].to_numpy(),
+                      "comp": cp["component"].astype(str).to_numpy(), "o": fleet.buffer_ids[cp["origin"]].to_numpy(),
+                      "d": fleet.buffer_ids[cp["dest"]].to_numpy(), "rate": cp["rate"].to_numpy()})
+    m = a.merge(b, how="outer", indicator=True, on=list(a.columns))
+    assert (m["_merge"] == "both").all()
+    # reachability pruning removes most of the remaining road variables (§7)
+    assert TR.firing_set(fleet, 0, fleet.K).n_x < 0.4 * fs.n_x
