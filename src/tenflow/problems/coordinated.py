@@ -38,6 +38,7 @@ from tenflow.formulations import ivacopf as iv
 from tenflow.formulations import transport as TR
 from tenflow.problems.omtepf import CoordinatedModel, build_coordinated, gen_frame, voltage_frame
 from tenflow.problems.omtepf_solution import OmtepfSolution
+from tenflow.results.progress import status
 from tenflow.solve.clarabel_backend import solve_clarabel
 from tenflow.solve.highs import HighsSolver
 from tenflow.solve.program import Program
@@ -232,6 +233,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         lp_bound = s.objective
         C, d = cc.cuts(s.x, tol=1e-7)
         hist.append({"phase": "kelley", "round": it, "lp_bound": lp_bound, "new_cuts": len(d), "lp_s": s.time_s})
+        status(f"coordinated: LP outer approximation round {it}: bound {lp_bound:.6f}, {len(d)} new cuts")
         if len(d) == 0 or improve <= kelley_rtol * abs(lp_bound):
             break
         hl.add_rows(C, np.full(len(d), -np.inf), d)
@@ -287,6 +289,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
                 if len(d):
                     hm.add_rows(C, np.full(len(d), -np.inf), d)
                     n_cuts += len(d)
+            status(f"coordinated: fix-and-solve ({nb}): upper bound {ub:.6f}, lower bound {lp_bound:.6f}")
             hist.append({"phase": "lp_guided", "neighbourhood": nb, "free_binaries": int(free.sum()),
                          "status": s.status, "ub": ub, "lb": lp_bound,
                          "gap": (ub - lp_bound) / max(abs(ub), 1e-9), "milp_s": s.time_s})
@@ -323,6 +326,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
                 hm.add_rows(C, np.full(len(d), -np.inf), d)
                 new += len(d)
         n_cuts += new
+        status(f"coordinated: MILP round {rnd}: upper bound {ub:.6f}, lower bound {lb:.6f}, gap {100 * gap:.3f} %")
         hist.append({"phase": "milp", "round": rnd, "milp_obj": s.objective, "bound": float(s.bound if s.bound is not None else -np.inf),
                      "polished": val, "ub": ub, "lb": lb, "gap": gap, "new_cuts": new, "milp_s": s.time_s})
         if gap <= rel_gap:
@@ -487,6 +491,7 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
         vr = unc.voltages.pivot(index="k", columns="bus", values="vr")[[str(b) for b in grid.buses]]
         vi = unc.voltages.pivot(index="k", columns="bus", values="vi")[[str(b) for b in grid.buses]]
         v_hat = vr.to_numpy() + 1j * vi.to_numpy()
+    status("coordinated: building the mixed-integer convex program")
     model = build_coordinated(case, fleet, v_hat=v_hat, grid=grid)
     build_s = time.perf_counter() - t1
     x0 = start_vector(model, unc)

@@ -27,6 +27,7 @@ from tenflow.errors import CaseError, InfeasibleError
 from tenflow.formulations import charging as CH
 from tenflow.formulations import transport as TR
 from tenflow.problems.omtepf_solution import OmtepfSolution
+from tenflow.results.progress import status
 from tenflow.solve.highs import solve_highs
 from tenflow.solve.program import Program
 
@@ -272,6 +273,7 @@ def schedule(case: Case, fleet: TR.Fleet | None = None, *, time_limit: float | N
         if k0 > 0:
             prev = fleet.wbuf[:, k0 - 1]
             loc = np.where(prev >= 0, prev, loc)
+        status(f"uncoordinated: transport MILP for steps {k0}..{k1 - 1}")
         fs, st, x, q = solve_transport_period(fleet, k0, k1, loc, state["soc"][:, k0], time_limit=time_limit)
         plan.stats.append(st)
         sel = np.flatnonzero(x > 0.5)
@@ -335,6 +337,7 @@ def run(case: Case, *, opf: bool = True, time_limit: float | None = None, opf_kw
     if opf:
         from tenflow.problems.omtepf import grid_opf
 
+        status("uncoordinated: per-step IV-ACOPF with the charging currents fixed")
         volt, gens, oinfo = grid_opf(case, fleet, firings, **(opf_kwargs or {}))
         info["opf"] = oinfo
         info["objective"] = ev_part + oinfo["objective"]  # eq. 67 without the constant C_S, exact revenue
