@@ -35,3 +35,20 @@ def test_random_micro_milp(seed: int) -> None:
         assert dec is None, f"seed {seed}: decomposition {dec}, M_Δ infeasible"
     else:
         assert dec is not None and abs(dec - r.objective) < 1e-6, f"seed {seed}: {dec} vs {r.objective}"
+
+
+#: micro instances where the fleet couples the sites: column generation (several iterations) and, for
+#: (1, 2, 1.3, 15), the closure enumeration are needed (found by scanning seeds; see the report)
+COUPLED = [((1, 2, 1.0), 136), ((1, 2, 1.3), 15), ((1, 2, 1.3), 67), ((1, 2, 1.3), 96), ((2, 1, 1.3), 128),
+           ((2, 1, 1.3), 140), ((2, 2, 1.3), 20), ((2, 2, 1.3), 55), ((2, 2, 1.3), 71), ((2, 2, 1.3), 75)]
+
+
+@pytest.mark.parametrize(("params", "seed"), COUPLED)
+def test_coupled_micro_milp(params: tuple[int, int, float], seed: int) -> None:
+    fleet, nt, ds = params
+    kw = dict(n_sites=2, fleet=fleet, n_types=nt, demand_scale=ds)
+    r = milp.solve_milp(random_micro(seed, **kw))  # type: ignore[arg-type]
+    dec = optimize.solve_instance(random_micro(seed, **kw))  # type: ignore[arg-type]
+    assert dec.status == "optimal" and dec.iterations > 1
+    assert r.status == "optimal" and abs(dec.objective - r.objective) < 1e-6
+    assert dec.lb <= dec.objective + 1e-9 and dec.objective - dec.lb <= 1e-6

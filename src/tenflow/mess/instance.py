@@ -143,7 +143,8 @@ def site_walk(site: SiteArrays, delta: float, j: int, e: float, j_end: int) -> t
     """Trajectory of a site pack installed at step ``j`` with energy ``e`` up to step ``j_end``.
 
     Returns (energies at steps j..j_end, levels at those steps, accumulated site-period wear); the wear is
-    ``Σ_m W[m, l_m, l_m - l_{m+1}]`` (base cost, §6.1 objective). Energies below the reserve are not checked here.
+    ``Σ_m W[m, l_m, l_m - l_{m+1}]`` (base cost, §6.1 objective). The walk stops at the first step whose energy is
+    below the reserve (that energy is the last one returned, the wear is ``inf``).
     """
     es = [float(e)]
     ls = [int(math.floor(e / delta + EPS))]
@@ -151,6 +152,10 @@ def site_walk(site: SiteArrays, delta: float, j: int, e: float, j_end: int) -> t
     for m in range(j, j_end):
         e1 = e - (site.D[m + 1] - site.D[j])
         l1 = int(math.floor(e1 / delta + EPS))
+        if e1 < site.reserve_kwh - TOL_KWH:  # depleted: the trajectory is infeasible from here on
+            es.append(float(e1))
+            ls.append(l1)
+            return es, ls, math.inf
         acc = acc + float(site.W[m, ls[-1], ls[-1] - l1])
         es.append(float(e1))
         ls.append(l1)

@@ -19,7 +19,7 @@ def _phi(depth: np.ndarray) -> np.ndarray:
 
 
 def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None = None,
-                 n_types: int | None = None, fleet: int | None = None) -> MessInstance:
+                 n_types: int | None = None, fleet: int | None = None, demand_scale: float = 1.0) -> MessInstance:
     """A random micro instance (deterministic for a seed).
 
     Parameters
@@ -28,6 +28,8 @@ def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None =
         Seed of ``numpy.random.default_rng``.
     n_steps, n_sites, n_types, fleet
         Override the drawn sizes (``fleet`` sets every type's truck count).
+    demand_scale
+        Multiplies the sites' demand rates (> 1 forces more swaps and couples the sites through the fleet).
     """
     rng = np.random.default_rng(seed)
     J = int(n_steps if n_steps is not None else rng.integers(6, 11))
@@ -60,7 +62,7 @@ def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None =
     # sites
     sites: list[SiteArrays] = []
     for s in site_nodes:
-        rate = rng.uniform(3.0, 10.0)
+        rate = rng.uniform(3.0, 10.0) * demand_scale
         start_w = int(rng.integers(0, 2))
         D = np.zeros(S)
         D[1:] = np.cumsum(np.where(np.arange(J) >= start_w, rate * rng.uniform(0.6, 1.4, J), 0.0))

@@ -1,0 +1,154 @@
+"""The exact MESS optimiser end to end (mess.md §6.2, §8): statuses, certificates, errors, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tenflow.errors import CaseError, InfeasibleError
+from tenflow.mess import optimize
+from tenflow.mess.case import load_mess_case
+from tenflow.mess.instance import build_instance
+from tenflow.mess.testing import random_micro
+
+
+def test_solve_by_name_and_plan_tables() -> None:
+    res = optimize.solve("mess-tiny")
+    assert res.status == "optimal" and abs(res.objective - 260.716919) < 1e-6 and res.gap <= 1e-6
+    tr, arcs = res.plan.trips, res.plan.arcs
+    assert list(tr["trip"]) == [0, 1] and set(tr["truck"]) == {"1", "2"}
+    assert res.plan.objective == res.objective and res.plan.lb == res.lb
+    for _, t in tr.iterrows():
+        a = arcs[arcs["trip"] == t["trip"]].sort_values("seq")
+        # arcs are contiguous in time and level, one swap, start at q_dep at the depot, end at the depot
+        assert (a["j_from"].to_numpy()[1:] == a["j_to"].to_numpy()[:-1]).all()
+        assert (a["q_from"].to_numpy()[1:] == a["q_to"].to_numpy()[:-1]).all()
+        assert (a["kind"] == "swap").sum() == 1
+        assert a.iloc[0]["frm"] == 0 and a.iloc[-1]["to"] == 0 and a.iloc[0]["q_from"] == t["q_start"] == 3
+        assert a.iloc[-1]["q_to"] == t["q_end"] >= 3
+        sw = a[a["kind"] == "swap"].iloc[0]
+        assert (sw["j_from"], sw["j_to"], sw["q_from"], sw["q_to"]) == (
+            t["j_arrive"], t["j_swap_end"], t["q_delivered"], t["q_removed"])
+
+
+def test_evaluator_reproduces_objective_tiny2() -> None:
+    from tenflow.mess.evaluate import evaluate
+
+    case = load_mess_case("mess-tiny-2")
+    res = optimize.solve(case)
+    assert abs(res.objective - 418.093344) < 1e-6
+    assert abs(evaluate(case, res.plan).total - res.objective) < 1e-6
+
+
+def test_one_truck_certificate() -> None:
+    inst = build_instance(load_mess_case("mess-tiny"))
+    inst.types[0].count = 1
+    inst.types[0].truck_ids = ["1"]
+    with pytest.raises(InfeasibleError) as ei:
+        optimize.solve(inst)
+    msg = str(ei.value)
+    assert "type T short by 1 truck during" in msg and "sites 2" in msg
+    assert ei.value.exit_code == 3
+
+
+def _tiny_modified(**changes: object) -> object:
+    case = load_mess_case("mess-tiny").copy()
+    for (table, col), val in changes.items():  # type: ignore[misc]
+        df = getattr(case, table)
+        df[col] = val
+    return case
+
+
+def test_e_deadline() -> None:
+    case = load_mess_case("mess-tiny").copy()
+    case.sites["soc_init"] = 0.3  # 30 kWh, reserve 20 kWh: reserve reached at 07:40, first completion 08:00
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes == ["E-DEADLINE"]
+    assert "site 2" in str(ei.value) and "07:30" in str(ei.value)
+
+
+def test_e_unreachable() -> None:
+    case = load_mess_case("mess-tiny").copy()
+    case.trucks["flat_kwh_per_km"] = 11.0  # every 10 km leg needs 110 kWh > the 100 kWh pack
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes == ["E-UNREACHABLE"]
+
+
+def test_e_supply() -> None:
+    case = load_mess_case("mess-tiny").copy()
+    case.excavators["consumption_kwh_per_h"] = 60.0  # 240 kWh over the day: more than the swaps can bring
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes[0] in ("E-SUPPLY", "E-DEADLINE")
+
+
+def test_plug_coupling_needs_column_generation() -> None:
+    case = load_mess_case("mess-tiny").copy()
+    case.config["depot"]["plugs"] = 1
+    res = optimize.solve(case)
+    assert res.status == "optimal" and res.iterations > 1
+    assert abs(res.objective - 272.06883439979504) < 1e-6  # = M_Δ (tests/test_mess_exact_against_milp.py)
+    ch = res.plan.arcs[(res.plan.arcs["kind"] == "charge") & (res.plan.arcs["charger"] == "depot")]
+    assert ch.groupby("j_from").size().max() == 1
+
+
+def test_numba_and_numpy_paths_give_identical_plans() -> None:
+    for inst_a, inst_b in [(build_instance(load_mess_case("mess-tiny-2")), build_instance(load_mess_case("mess-tiny-2"))),
+                           (random_micro(7), random_micro(7))]:
+        a = optimize.solve_instance(inst_a, numba=True)
+        b = optimize.solve_instance(inst_b, numba=False)
+        assert a.objective == b.objective
+        pd.testing.assert_frame_equal(a.plan.trips, b.plan.trips)
+        pd.testing.assert_frame_equal(a.plan.arcs, b.plan.arcs)
+
+
+def test_deterministic() -> None:
+    a = optimize.solve("mess-tiny-2")
+    b = optimize.solve("mess-tiny-2")
+    pd.testing.assert_frame_equal(a.plan.arcs, b.plan.arcs)
+
+
+def _no_truck_overlap(plan) -> None:  # type: ignore[no-untyped-def]
+    for _, g in plan.trips.groupby("truck"):
+        g = g.sort_values("j_start")
+        assert (g["j_start"].to_numpy()[1:] >= g["j_end"].to_numpy()[:-1]).all()
+
+
+@pytest.mark.parametrize("model", ["generalized", "nmc", "lfp"])
+def test_mess_small_optimal(model: str) -> None:
+    from tenflow.mess.evaluate import evaluate
+
+    case = load_mess_case("mess-small")
+    res = optimize.solve(case, degradation=model)
+    assert res.status == "optimal" and res.gap <= 1e-6
+    assert abs(evaluate(case, res.plan, model).total - res.objective) < 1e-6
+    _no_truck_overlap(res.plan)
+    # fleet limit per type and step
+    counts = case.truck_types().set_index("type")["count"]
+    occ = np.zeros((len(counts), 229), dtype=int)
+    for _, t in res.plan.trips.iterrows():
+        occ[list(counts.index).index(t["type"]), t["j_start"]:t["j_end"]] += 1
+    assert (occ <= counts.to_numpy()[:, None]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["generalized", "nmc", "lfp"])
+def test_mess_large_optimal(model: str) -> None:
+    from tenflow.mess.evaluate import evaluate
+
+    case = load_mess_case("mess-large")
+    res = optimize.solve(case, degradation=model)
+    assert res.status == "optimal" and res.gap <= 1e-6
+    assert abs(evaluate(case, res.plan, model).total - res.objective) < 1e-6
+    _no_truck_overlap(res.plan)
+
+
+def test_numpy_fallback_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TENFLOW_NO_NUMBA", "1")
+    from tenflow.core import tsdp
+
+    assert not tsdp.use_numba()
+    assert abs(optimize.solve("mess-tiny").objective - 260.716919) < 1e-6
