@@ -153,3 +153,12 @@ def test_kcl_coupling_sign_and_rows(case: Case) -> None:
     assert col[k * 2 * N + N + b17] == pytest.approx(0.08 * np.sqrt(1 - 0.81), abs=1e-5)
     assert np.count_nonzero(col) == 2
     assert M[:, np.flatnonzero(kinds == "road")].nnz == 0
+
+
+def test_run_reuses_uncoordinated_warm_start_and_gap_alias() -> None:
+    c = v2g_tiny_case(0.5)
+    u = run(c, mode="uncoordinated")
+    s = run(c, mode="coordinated", gap=1e-4)
+    assert s.info["warm_start_objective"] == pytest.approx(u.info["objective"], abs=1e-9)
+    assert s.info["gap"] <= 1e-4
+    assert s.info["timings"]["warm_start_s"] < 1e-3  # not recomputed

@@ -31,19 +31,33 @@ from tenflow.solve.program import Program
 Array = np.ndarray
 
 
+_LAST_UNCOORDINATED: dict[str, Any] = {}
+
+
 def run(case: Case, mode: str = "coordinated", **kwargs: Any) -> OmtepfSolution:
     """Solve one operating mode of the OMTEPF (omtepf.md §3.9) on ``case``.
 
     ``mode`` is ``"uncoordinated"`` (transport MILPs → charge-ASAP heuristic → per-step IV-ACOPF) or
-    ``"coordinated"`` (one mixed-integer convex program, eq. 67). Keyword arguments go to the mode's ``run``.
+    ``"coordinated"`` (one mixed-integer convex program, eq. 67). Keyword arguments go to the mode's ``run``
+    (``gap`` is accepted as an alias of the coordinated ``rel_gap``). The coordinated mode is warm-started from
+    the uncoordinated solution of the *same case object* when this function computed it before (no re-solve).
     """
+    if "gap" in kwargs:
+        g = kwargs.pop("gap")
+        if mode == "coordinated" and g is not None:
+            kwargs["rel_gap"] = g
     if mode == "uncoordinated":
         from tenflow.problems import uncoordinated
 
-        return uncoordinated.run(case, **kwargs)
+        sol = uncoordinated.run(case, **kwargs)
+        _LAST_UNCOORDINATED.clear()
+        _LAST_UNCOORDINATED["case"], _LAST_UNCOORDINATED["solution"] = case, sol
+        return sol
     if mode == "coordinated":
         from tenflow.problems import coordinated
 
+        if "warm_start" not in kwargs and _LAST_UNCOORDINATED.get("case") is case:
+            kwargs["warm_start"] = _LAST_UNCOORDINATED["solution"]
         return coordinated.run(case, **kwargs)
     raise ValueError(f"mode must be 'uncoordinated' or 'coordinated', not {mode!r}")
 
