@@ -134,7 +134,7 @@ def _arc_add(g: TSGraph, prices: Prices) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- numba kernels
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ignore[no-untyped-def]
     A = frm.shape[0]
     S = nsteps.shape[1]
@@ -163,7 +163,7 @@ def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ig
                     pq[v, j2, q2] = q
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no-untyped-def]
     A = frm.shape[0]
     S = nsteps.shape[1]

@@ -132,7 +132,7 @@ def swap_values(inst: MessInstance, k: int, site: int, prices: tsdp.Prices, w: f
 
 
 # ------------------------------------------------------------------------------------------- chain DP
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq):  # type: ignore[no-untyped-def]
     K = G.shape[0]
     S = G.shape[1]
@@ -165,7 +165,7 @@ def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, del
     return np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _chain_nb(F, G, SW, D, e0, R, endmin, ws, we, ns, W, credit, delta, w, V, Vk, H, Hj, Hq):  # type: ignore[no-untyped-def]
     K = F.shape[0]
     S = F.shape[1]

@@ -377,6 +377,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             qm = np.full((S, Q), -1, dtype=np.int32)
             crate = np.zeros(S)
             km = 0.0
+            memo: dict[int, tuple[Any, np.ndarray]] = {}
             for j in range(J):
                 lg = lm.leg(name, fu, fv, float(t_grid[j]))
                 n = max(1, _ceil(lg.duration_h / dt))
@@ -384,7 +385,11 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
                 if j + n > J:
                     continue
                 ns_arr[j] = n
-                qm[j] = lg.level_map(delta, qmin, Q)
+                hit = memo.get(id(lg))
+                if hit is None or hit[0] is not lg:
+                    hit = (lg, lg.level_map(delta, qmin, Q))
+                    memo[id(lg)] = hit
+                qm[j] = hit[1]
                 crate[j] = abs(lg.energy_kwh) / (pack * lg.duration_h) if lg.duration_h > 0 else 0.0
             ok = qm >= 0
             q2 = np.where(ok, qm, qarr[None, :])

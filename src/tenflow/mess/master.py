@@ -16,7 +16,9 @@ min Σ c_p x_p  s.t.  Σ_{p∈i} x_p = 1 (π_i);  Σ_p occ_{k,j}(p) x_p ≤ n_k 
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +32,18 @@ from tenflow.mess.instance import MessInstance
 from tenflow.solve import Program, solve_highs
 
 RC_TOL = 1e-9
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _map(f, items):  # type: ignore[no-untyped-def]
+    """Map over items with a small thread pool when the compiled (GIL-free) kernels are used; order preserved."""
+    items = list(items)
+    if len(items) < 2 or not tsdp.use_numba():
+        return [f(x) for x in items]
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))
+    return list(_POOL.map(f, items))
 
 
 @dataclass
@@ -164,24 +178,27 @@ class Pricer:
     n_dp: int = 0
 
     def trips(self, d: Duals, w: float) -> list[TripDP | None]:
-        out: list[TripDP | None] = []
+        out: list[TripDP | None] = [None] * len(self.inst.types)
+        todo: list[tuple[int, bytes, tsdp.Prices]] = []
         for k in range(len(self.inst.types)):
             pr = type_prices(self.inst, d, k)
             key = pr.time.tobytes() + pr.res.tobytes() + np.float64(w).tobytes()
             hit = self.cache.get(k)
             if hit is not None and hit[0] == key:
-                out.append(hit[1])
-                continue
-            td = dp.trip_dp(self.inst, k, pr, w, numba=self.numba)
+                out[k] = hit[1]
+            else:
+                todo.append((k, key, pr))
+        tds = _map(lambda t: dp.trip_dp(self.inst, t[0], t[2], w, numba=self.numba), todo)
+        for (k, key, _pr), td in zip(todo, tds, strict=True):
             self.n_dp += 1
             self.cache[k] = (key, td)
-            out.append(td)
+            out[k] = td
         return out
 
     def price(self, d: Duals, w: float = 1.0) -> tuple[list[float], list[Column | None], list[TripDP | None],
                                                        list[dp.ChainDP]]:
         trips = self.trips(d, w)
-        cds = [dp.chain_dp(self.inst, i, trips, numba=self.numba) for i in range(len(self.inst.sites))]
+        cds = _map(lambda i: dp.chain_dp(self.inst, i, trips, numba=self.numba), range(len(self.inst.sites)))
         cols = [dp.trace_chain(self.inst, cd, trips) for cd in cds]
         return [cd.value for cd in cds], cols, trips, cds
 
