@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from omtepf_spec_case import load_symmetrica, spec_case
 from tenflow.case import Case
@@ -198,3 +199,36 @@ def test_firing_set_equals_hfgt_pruned_nets(case: Case) -> None:
     assert (m["_merge"] == "both").all()
     # reachability pruning removes most of the remaining road variables (§7)
     assert TR.firing_set(fleet, 0, fleet.K).n_x < 0.4 * fs.n_x
+
+
+def test_conservation_rows_equal_eq8_from_hfgt_incidence(case: Case) -> None:
+    """The EV conservation rows equal eq. 8 written with the hfgt nets' M+ / M- (durations 1): for every firing
+    of transition t at k, -M-[:, t] in the rows of step k and +M+[:, t] in the rows of step k+1."""
+    hfgt = pytest.importorskip("tenflow.hfgt")
+    nets = hfgt.build_nets(case, form="pruned")
+    fleet = TR.build_fleet(case)
+    fs = TR.firing_set(fleet, 0, fleet.K, prune=False)
+    Ax, _, _, node = TR.conservation_matrices(fleet, fs)
+    # align the nets' firings with ours by (ev, k, kind, component, origin, dest)
+    t = nets.transitions.iloc[nets.firings["transition"].to_numpy()]
+    key_n = pd.MultiIndex.from_arrays([nets.firings["ev"].astype(str).to_numpy(), nets.firings["k"].to_numpy(),
+                                       t["kind"].to_numpy(), t["component"].astype(str).to_numpy(),
+                                       t["origin"].astype(str).to_numpy(), t["dest"].astype(str).to_numpy()])
+    cp = fleet.caps.iloc[fs.x_cap]
+    key_m = pd.MultiIndex.from_arrays([fleet.ev_ids[cp["ev"]].to_numpy(), fs.x_k, cp["kind"].to_numpy(),
+                                       cp["component"].astype(str).to_numpy(),
+                                       fleet.buffer_ids[cp["origin"]].to_numpy(), fleet.buffer_ids[cp["dest"]].to_numpy()])
+    pos = key_n.get_indexer(key_m)
+    assert (pos >= 0).all()
+    tr = nets.firings["transition"].to_numpy()[pos]
+    k = fs.x_k
+    B, T = fleet.n_buf, fleet.K
+    n_el = 2 * B  # electrical places first (I^r, I^i per buffer), then (ev, buffer) EV-major
+    Mm = nets.M_minus.tocsc()[n_el:, tr].tocoo()
+    Mp = nets.M_plus.tocsc()[n_el:, tr].tocoo()
+    arr = k[Mp.col] + 1 < T  # an arrival at k+1 = K falls outside the horizon
+    rows = np.r_[Mm.row * T + k[Mm.col], (Mp.row * T + k[Mp.col] + 1)[arr]]
+    cols = np.r_[Mm.col, Mp.col[arr]]
+    vals = np.r_[-Mm.data, Mp.data[arr]]
+    ref = sp.csr_matrix((vals, (rows, cols)), shape=(fleet.n_ev * B * T, fs.n_x)).tocsr()[node]
+    assert abs(ref - Ax).max() < 1e-12
