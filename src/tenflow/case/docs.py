@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tenflow.case import tables as T
-from tenflow.case.schema import Section, schema_markdown
+from tenflow.case.schema import Section, attr_markdown_row, schema_markdown
 
 INTRO = """\
 # tenflow case format (OMTEPF)
@@ -65,19 +65,7 @@ radial grid; electrified roads draw current at an existing bus.
 def _section_markdown(s: Section) -> str:
     out = [f"### `[{s.name}]`\n", s.description + "\n" if s.description else "",
            "| key | type | unit | default | description |", "|---|---|---|---|---|"]
-    for a in s.attrs:
-        default = "**required**" if a.required else f"`{a.default}`"
-        rng: list[str] = []
-        if a.positive:
-            rng.append("> 0")
-        if a.min is not None:
-            rng.append(f">= {a.min:g}")
-        if a.max is not None:
-            rng.append(f"<= {a.max:g}")
-        if a.choices:
-            rng.append("one of " + ", ".join(f"`{x}`" for x in a.choices))
-        desc = a.description + (f" ({'; '.join(rng)})" if rng else "")
-        out.append(f"| `{a.name}` | {a.dtype} | {a.unit} | {default} | {desc} |")
+    out.extend(attr_markdown_row(a) for a in s.attrs)
     out.append("")
     return "\n".join(x for x in out if x != "")
 

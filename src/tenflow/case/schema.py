@@ -309,21 +309,26 @@ def schema_markdown(components: Sequence[Component], title: str = "") -> str:
         out.append("(" + "; ".join(flags) + ")\n")
         out.append("| attribute | type | unit | default | description |")
         out.append("|---|---|---|---|---|")
-        for a in c.attrs:
-            default = "**required**" if a.required else f"`{a.default}`"
-            rng: list[str] = []
-            if a.positive:
-                rng.append("> 0")
-            if a.min is not None:
-                rng.append(f">= {a.min:g}")
-            if a.max is not None:
-                rng.append(f"<= {a.max:g}")
-            if a.choices:
-                rng.append("one of " + ", ".join(f"`{x}`" for x in a.choices))
-            desc = a.description + (f" ({'; '.join(rng)})" if rng else "")
-            out.append(f"| `{a.name}` | {a.dtype} | {a.unit} | {default} | {desc} |")
+        out.extend(attr_markdown_row(a) for a in c.attrs)
         out.append("")
     return "\n".join(out)
+
+
+def attr_markdown_row(a: Attr, default: str | None = None) -> str:
+    """One Markdown table row ``| name | type | unit | default | description (range) |`` of an attribute."""
+    if default is None:
+        default = "**required**" if a.required else f"`{a.default}`"
+    rng: list[str] = []
+    if a.positive:
+        rng.append("> 0")
+    if a.min is not None:
+        rng.append(f">= {a.min:g}")
+    if a.max is not None:
+        rng.append(f"<= {a.max:g}")
+    if a.choices:
+        rng.append("one of " + ", ".join(f"`{x}`" for x in a.choices))
+    desc = a.description + (f" ({'; '.join(rng)})" if rng else "")
+    return f"| `{a.name}` | {a.dtype} | {a.unit} | {default} | {desc} |"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from tenflow.case.schema import REQUIRED, Attr, Component, Section, schema_markdown
+from tenflow.case.schema import REQUIRED, Attr, Component, Section, attr_markdown_row, schema_markdown
 
 INF = math.inf
 NAN = math.nan
@@ -379,18 +379,7 @@ def case_format_markdown() -> str:
             out.append("")
         out.append("| key | type | unit | default | description |")
         out.append("|---|---|---|---|---|")
-        for a in s.attrs:
-            rng: list[str] = []
-            if a.positive:
-                rng.append("> 0")
-            if a.min is not None:
-                rng.append(f">= {a.min:g}")
-            if a.max is not None:
-                rng.append(f"<= {a.max:g}")
-            if a.choices:
-                rng.append("one of " + ", ".join(f"`{x}`" for x in a.choices))
-            desc = a.description + (f" ({'; '.join(rng)})" if rng else "")
-            out.append(f"| `{a.name}` | {a.dtype} | {a.unit} | {_fmt_default(a)} | {desc} |")
+        out.extend(attr_markdown_row(a, _fmt_default(a)) for a in s.attrs)
         out.append("")
     out.append(schema_markdown(COMPONENTS, "Tables"))
     return "\n".join(out).rstrip() + "\n"
