@@ -22,7 +22,8 @@ import scipy.sparse as sp
 from tenflow.errors import CaseError, InfeasibleError, SolverError
 from tenflow.formulations import ivacopf as iv
 from tenflow.formulations.grid_data import GridData, grid_from_case
-from tenflow.solve.program import Program, Solution
+from tenflow.solve.clarabel_backend import ClarabelSolver
+from tenflow.solve.program import Program
 
 Array = np.ndarray
 
@@ -163,7 +164,7 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
     t0 = time.perf_counter()
     prog, net = build_opf(grid, st, revenue="none" if revenue == "none" else "tangent",
                           v_hat=np.full((len(st), grid.n_bus), complex(starts[0])))
-    session = ConicSession(prog, tol=tol)
+    session = ClarabelSolver(prog, tol=tol)
     build_s = time.perf_counter() - t0
     solve_s = 0.0
     history: list[float] = []
@@ -171,7 +172,7 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
 
     S, N = len(st), grid.n_bus
 
-    def run(p: Program, n: iv.IVNetwork, sess: ConicSession, v_hat: Array) -> tuple[Array, Array, Array, Array]:
+    def run(p: Program, n: iv.IVNetwork, sess: ClarabelSolver, v_hat: Array) -> tuple[Array, Array, Array, Array]:
         """One convex (tangent) solve of the program ``p`` (all steps, or a subset of still-moving steps)."""
         nonlocal solve_s, iterations
         iv.update_revenue_tangent(p, n, v_hat)
@@ -218,7 +219,7 @@ def solve(case_or_grid: Any, *, steps: Sequence[int] | Array | None = None, reve
                 idx = idx[moving]
                 t1 = time.perf_counter()
                 p, n = build_opf(grid, st[idx], revenue="tangent", v_hat=V[idx])
-                sess = ConicSession(p, tol=tol)
+                sess = ClarabelSolver(p, tol=tol)
                 build_s += time.perf_counter() - t1
         return V, Ig, per, lam
 
@@ -264,7 +265,7 @@ def diagnose_infeasibility(grid: GridData, steps: Array) -> InfeasibleError | No
     bad_steps = []
     for s in steps:
         prog, _ = build_opf(grid, [s], revenue="none")
-        sol = ConicSession(prog, tol=1e-8).solve()
+        sol = ClarabelSolver(prog, tol=1e-8).solve()
         if sol.status != "optimal":
             bad_steps.append(int(s))
     if not bad_steps:
@@ -303,7 +304,7 @@ def _relaxed_voltage_buses(grid: GridData, s: int) -> list[tuple[Any, str, float
         F = sp.csr_matrix(([1.0], ([0], [sig_hi.start + n])), shape=(1, prog.n))
         G = sp.csr_matrix(([1.0, 1.0], ([0, 1], [V.start + n, V.start + N + n])), shape=(2, prog.n))
         prog.add_soc("vhi", F, grid.vmax[n], G, 0.0)
-    sol = ConicSession(prog, tol=1e-8).solve()
+    sol = ClarabelSolver(prog, tol=1e-8).solve()
     if sol.status != "optimal":
         return None
     out: list[tuple[Any, str, float]] = []
@@ -392,135 +393,3 @@ def _scan_eval(grid: GridData, s: int, A: Array, Y: Array, inj: Array, lo_r: Arr
 
 
 # ---------------------------------------------------------------------------------------------- fast conic path
-class ConicSession:
-    """Clarabel data of a :class:`Program` converted once (cones stacked in bulk), re-solvable with new
-    linear objective coefficients (one convex–concave iteration changes only ``c`` and ``const``).
-
-    Same conventions as :func:`tenflow.solve.solve_clarabel` (row duals ``d objective / d active bound``);
-    it exists because that backend stacks each cone separately (≈0.25 ms per cone, i.e. 0.4 s for the
-    1 600 cones of the 57-step Symmetrica-lite OPF, 6x Clarabel's own solve time). Cone matrices narrower
-    than the program (cones added before later variables) are padded.
-    """
-
-    def __init__(self, prog: Program, tol: float = 1e-9, max_iter: int = 200) -> None:
-        import clarabel
-
-        self.prog = prog
-        self.tol = tol
-        self.max_iter = max_iter
-        n = prog.n
-        A = sp.csr_matrix(prog.A)
-        lo, hi = prog.row_lo, prog.row_hi
-        eq = np.isfinite(lo) & np.isfinite(hi) & (lo == hi)
-        ge = np.isfinite(lo) & ~eq
-        le = np.isfinite(hi) & ~eq
-        lb, ub = prog.lb, prog.ub
-        Id = sp.identity(n, format="csr")
-        vlo, vhi = np.isfinite(lb), np.isfinite(ub)
-        fixed = vlo & vhi & (lb == ub)
-        blocks_A = [A[eq], Id[fixed], -A[ge], -Id[vlo & ~fixed], A[le], Id[vhi & ~fixed]]
-        blocks_b = [lo[eq], lb[fixed], -lo[ge], -lb[vlo & ~fixed], hi[le], ub[vhi & ~fixed]]
-        self.masks = (eq, fixed, ge, vlo & ~fixed, le)
-        n_zero = int(eq.sum() + fixed.sum())
-        n_nonneg = int(ge.sum() + (vlo & ~fixed).sum() + le.sum() + (vhi & ~fixed).sum())
-        cones = prog.cones
-        dims: list[int] = []
-        if cones:
-            def pad(M: sp.csr_matrix) -> sp.csr_matrix:
-                M = sp.csr_matrix(M)
-                return M if M.shape[1] == n else sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n))
-
-            Fs = sp.vstack([pad(c.F) for c in cones], format="csr")
-            Gs = sp.vstack([pad(c.G) for c in cones], format="csr")
-            nF = Fs.shape[0]
-            fc = np.concatenate([c.c for c in cones])
-            gc = np.concatenate([c.g for c in cones])
-            t_rows: list[int] = []
-            t_cols: list[int] = []
-            t_vals: list[float] = []
-            rhs: list[float] = []
-            r = f0 = g0 = 0
-            s2 = float(np.sqrt(2.0))
-            for c in cones:
-                nf, ng = c.F.shape[0], c.G.shape[0]
-                if c.rotated:
-                    t_rows += [r, r, r + 1, r + 1]
-                    t_cols += [f0, f0 + 1, f0, f0 + 1]
-                    t_vals += [1.0, 1.0, 1.0, -1.0]
-                    rhs += [fc[f0] + fc[f0 + 1], fc[f0] - fc[f0 + 1]]
-                    r += 2
-                    t_rows += list(range(r, r + ng))
-                    t_cols += list(range(nF + g0, nF + g0 + ng))
-                    t_vals += [s2] * ng
-                    rhs += list(s2 * gc[g0:g0 + ng])
-                else:
-                    t_rows += list(range(r, r + nf + ng))
-                    t_cols += list(range(f0, f0 + nf)) + list(range(nF + g0, nF + g0 + ng))
-                    t_vals += [1.0] * (nf + ng)
-                    rhs += list(fc[f0:f0 + nf]) + list(gc[g0:g0 + ng])
-                    r += nf
-                r += ng
-                dims.append((2 if c.rotated else nf) + ng)
-                f0 += nf
-                g0 += ng
-            T = sp.csr_matrix((t_vals, (t_rows, t_cols)), shape=(r, nF + Gs.shape[0]))
-            rows = T @ sp.vstack([Fs, Gs], format="csr")
-            blocks_A.append(-rows)
-            blocks_b.append(np.asarray(rhs))
-        self.Ac = sp.vstack(blocks_A, format="csc")
-        self.b = np.concatenate(blocks_b)
-        self.cones = []
-        if n_zero:
-            self.cones.append(clarabel.ZeroConeT(n_zero))
-        if n_nonneg:
-            self.cones.append(clarabel.NonnegativeConeT(n_nonneg))
-        self.cones.extend(clarabel.SecondOrderConeT(d) for d in dims)
-        P = prog.P
-        self.Pc = sp.triu(P, format="csc") if P is not None else sp.csc_matrix((n, n))
-        if prog.sense != "min":
-            raise SolverError("ConicSession minimises only")
-
-    def solve(self) -> Solution:
-        """Solve with the program's current linear objective and constant.
-
-        If Clarabel stops with ``InsufficientProgress`` at the requested tolerance (ill-scaled data such as
-        the 1111 p.u. lead line inside a current-limit cone), it is re-run once at 100x the tolerance.
-        """
-        import clarabel
-
-        prog = self.prog
-        t0 = time.perf_counter()
-        for tol in (self.tol, 100 * self.tol):
-            settings = clarabel.DefaultSettings()
-            settings.verbose = False
-            settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
-            settings.max_iter = self.max_iter
-            res = clarabel.DefaultSolver(self.Pc, prog.c, self.Ac, self.b, self.cones, settings).solve()
-            if "InsufficientProgress" not in str(res.status) and "MaxIterations" not in str(res.status):
-                break
-        dt = time.perf_counter() - t0
-        st = str(res.status)
-        if "Solved" in st:
-            status = "optimal"
-        elif "PrimalInfeasible" in st:
-            status = "infeasible"
-        elif "DualInfeasible" in st:
-            status = "unbounded"
-        else:
-            status = "error"
-        x = np.asarray(res.x, dtype=float)
-        z = np.asarray(res.z, dtype=float)
-        eq, fixed, ge, vlo_nf, le = self.masks
-        duals = np.zeros(prog.m)
-        k = 0
-        i_eq = np.flatnonzero(eq)
-        duals[i_eq] = -z[k:k + len(i_eq)]
-        k += len(i_eq) + int(fixed.sum())
-        i_ge = np.flatnonzero(ge)
-        duals[i_ge] += z[k:k + len(i_ge)]
-        k += len(i_ge) + int(vlo_nf.sum())
-        i_le = np.flatnonzero(le)
-        duals[i_le] -= z[k:k + len(i_le)]
-        obj = float(res.obj_val) + prog.const if status == "optimal" else float("nan")
-        return Solution(status=status, objective=obj, x=x, row_duals=duals, bound=obj, gap=0.0, solver="clarabel",
-                        time_s=dt, program=prog, info={"clarabel_status": st, "iterations": int(res.iterations)})

@@ -129,7 +129,8 @@ def solve_opf_exact(grid: Any, steps: Sequence[int] | Array, *, gap: float = 1e-
     """
     from tenflow.errors import CaseError, InfeasibleError
     from tenflow.formulations import ivacopf as iv
-    from tenflow.problems.opf import ConicSession, OPFResult, build_opf, diagnose_infeasibility
+    from tenflow.problems.opf import OPFResult, build_opf, diagnose_infeasibility
+    from tenflow.solve.clarabel_backend import ClarabelSolver
 
     st = np.asarray(steps, dtype=int)
     q, w, gam = grid.revenue_coefficients()
@@ -158,7 +159,7 @@ def solve_opf_exact(grid: Any, steps: Sequence[int] | Array, *, gap: float = 1e-
     Ig = np.array(Is).reshape(len(st), grid.n_gen)
     per = iv.true_objective(grid, V, Ig, st)
     prog, net = build_opf(grid, st, revenue="tangent", v_hat=V)
-    conv = ConicSession(prog).solve()
+    conv = ClarabelSolver(prog).solve()
     lam = net.kcl_duals(conv.row_duals) if conv.ok and conv.row_duals is not None else np.full(V.shape, np.nan)
     return OPFResult(grid=grid, steps=st, V=V, Ig=Ig, lam=lam, lmp=iv.bus_lmp(V, lam), objective=float(per.sum()),
                      objective_steps=per, method="exact", iterations=len(st), solver="scip", solve_s=solve_s,
