@@ -62,11 +62,11 @@ def _tiny_modified(**changes: object) -> object:
 
 def test_e_deadline() -> None:
     case = load_mess_case("mess-tiny").copy()
-    case.sites["soc_init"] = 0.3  # 30 kWh, reserve 20 kWh: reserve reached at 07:40, first completion 08:00
+    case.sites["soc_init"] = 0.3  # 30 kWh, reserve 20 kWh at 30 kWh/h: reached at 07:20; first completion 08:00
     with pytest.raises(CaseError) as ei:
         optimize.solve(case)
     assert ei.value.codes == ["E-DEADLINE"]
-    assert "site 2" in str(ei.value) and "07:30" in str(ei.value)
+    assert "site 2: initial pack reaches reserve at 07:20 but the earliest swap completion is 08:00" in str(ei.value)
 
 
 def test_e_unreachable() -> None:
