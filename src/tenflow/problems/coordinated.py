@@ -7,7 +7,10 @@ procedure, §3.10 option 2; a majoriser of the true objective). Default backend 
 
 1. **MILP outer approximation in HiGHS** — every cone ``||w(x)|| <= s(x)`` (rotated cones converted to
    standard form) is replaced by gradient cuts ``n^T w(x) <= s(x)``, ``n = w(x_0)/||w(x_0)||``, seeded at the
-   warm start and by a Kelley cutting-plane loop on the LP relaxation; the MILP is solved warm-started
+   warm start, on a tangent grid of the generator cost around it, and by a Kelley cutting-plane loop on the LP
+   relaxation (interior point first: the coupled LP is hard for a cold dual simplex). The LP bound is a valid
+   lower bound. An LP-guided fix-and-solve (binaries integral in the LP fixed; then all binaries of the EVs with
+   a fractional one) usually closes the gap at once; otherwise the full MILP is solved warm-started
    (``HighsSolver.set_start``) and re-solved after adding cuts at its incumbent and at the polished point
    (``HighsSolver.add_rows``).
 2. **Polish** — the binary decisions of the incumbent are fixed and the continuous conic rest is solved exactly
@@ -499,9 +502,11 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
     if backend == "highs":
         res = solve_oa(model, x0, rel_gap=rel_gap, time_limit=time_limit, threads=threads, verbose=verbose)
         x, ub, lb, gap = res.x, res.ub, res.lb, res.gap
-        hist, extra = res.history, {"milp_s": res.milp_s, "polish_s": res.polish_s, "n_cuts": res.n_cuts}
+        hist, extra = res.history, {"milp_s": res.milp_s, "polish_s": res.polish_s}
+        n_cuts = res.n_cuts
     elif backend == "scip":
         x, ub, lb, gap, extra = solve_scip_backend(model, rel_gap=rel_gap, time_limit=time_limit, verbose=verbose)
+        n_cuts = 0
         if not np.isfinite(ub) or ub > true_objective(model, x0) + 1e-9:  # keep the warm start if SCIP is worse
             xp, val = _polish(model, x0)
             if val < ub:
@@ -523,5 +528,8 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
             "warm_start_objective": true_objective(model, x0), "warm_start_feasible": feas,
             "timings": {"warm_start_s": t_unc, "build_s": build_s, "solve_s": t_solve,
                         "total_s": time.perf_counter() - t0, **extra},
-            "sizes": model.prog.size_summary(), "history": hist, "ccp_history": ccp_hist}
+            "sizes": {**model.prog.size_summary(), "oa_cuts": n_cuts},
+            "iterations": {ph: sum(1 for h in hist if h["phase"] == ph) for ph in ("kelley", "lp_guided", "milp")}
+            | {"ccp": len(ccp_hist) - 1},
+            "history": hist, "ccp_history": ccp_hist}
     return decode(model, x, info, case)
