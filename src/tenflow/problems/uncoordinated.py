@@ -118,14 +118,14 @@ def _window_text(fleet: TR.Fleet, v: int, k0: int, k1: int, why: str) -> str:
 def solve_transport_period(fleet: TR.Fleet, k0: int, k1: int, start: Array, soc0: Array,
                            *, time_limit: float | None = None) -> tuple[TR.FiringSet, dict, Array, Array]:
     """One uncoordinated transport MILP (§5.1) over steps ``k0..k1-1``; returns firing set, stats, x, q."""
+    from tenflow.problems.omtepf import build_transport
+
     t0 = time.perf_counter()
-    fs = TR.firing_set(fleet, k0, k1, start, kinds=("park", "road"))
+    p, tv = build_transport(fleet, k0, k1, start, soc0)
+    fs = tv.fs
     if not fs.reach[:, :, 0][np.arange(fleet.n_ev), start].all():
         raise InfeasibleError(f"transport period k={k0}..{k1 - 1} is infeasible",
                               _elastic_diagnosis(fleet, k0, k1, start, soc0))
-    p = Program(f"transport:{k0}-{k1 - 1}")
-    tv = TR.add_transport(p, fleet, fs)
-    CH.add_soc(p, tv, soc_start=soc0)
     build = time.perf_counter() - t0
     s = solve_highs(p, time_limit=time_limit)
     if not s.ok:
