@@ -136,7 +136,7 @@ def swap_values(inst: MessInstance, k: int, site: int, prices: tsdp.Prices, w: f
 def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq):  # type: ignore[no-untyped-def]
     K = G.shape[0]
     S = G.shape[1]
-    l = int(math.floor(eb / delta + EPS))
+    lv = int(math.floor(eb / delta + EPS))
     acc = v0
     alive = True
     for m in range(j0, S - 1):
@@ -145,8 +145,8 @@ def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, del
             alive = False
             break
         l1 = int(math.floor(e1 / delta + EPS))
-        acc = acc + w * W[m, l, l - l1]
-        l = l1
+        acc = acc + w * W[m, lv, lv - l1]
+        lv = l1
         jp = m + 1
         if jp - ns >= ws and jp - ns >= j0 and jp <= we:
             for k in range(K):

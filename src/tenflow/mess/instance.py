@@ -126,7 +126,7 @@ class MessInstance:
     def n_res(self) -> int:
         return int(self.res_plugs.shape[0])
 
-    def time_h(self, j: int | np.ndarray) -> Any:
+    def time_h(self, j: float | np.ndarray) -> Any:
         return self.t0_h + np.asarray(j) * self.dt_h
 
     def node_label(self, v: int) -> Any:
@@ -259,12 +259,11 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
     and the delivered pack's calendar over ``n_σΔ``. Site demand ``D`` on the grid and per-step site wear tables;
     constant ``N_trucks·H·r(s_dep)``.
     """
+    from tenflow.errors import CaseError
     from tenflow.mess.degradation import BatteryParams, make_model
     from tenflow.mess.demand import site_demand
     from tenflow.mess.physics import LegModel
     from tenflow.mess.prices import depot_prices, price_table
-
-    from tenflow.errors import CaseError
 
     cfg = case.config
     start, end = case.horizon
@@ -399,7 +398,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             s2 = q2 / L
             if leg_model:
                 t1 = np.broadcast_to((t_grid + nn * dt)[:, None], (S, Q))
-                wear = np.asarray(model.leg(s1, s2, np.broadcast_to(t_grid[:, None], (S, Q)), t1))
+                wear: np.ndarray = np.asarray(model.leg(s1, s2, np.broadcast_to(t_grid[:, None], (S, Q)), t1))
             else:
                 wear = (np.asarray(model.calendar(s1, s2, h)) - h * r_dep
                         + np.asarray(model.cycle(s1, s2, np.broadcast_to(crate[:, None], (S, Q)))))
@@ -407,7 +406,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             cost = np.where(ok, cost, 0.0)
             travel.append((u, v, ns_arr, qm, cost, km))
         waits = []
-        okq = (qarr >= qmin) & (qarr <= qmax)
+        okq: np.ndarray = (qarr >= qmin) & (qarr <= qmax)
         wcal = np.zeros(Q) if leg_model else np.asarray(model.calendar(lev, lev, np.full(Q, dt))) - dt * r_dep
         for node in node_ids:
             if str(roles[node]) == "junction":

@@ -20,6 +20,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -468,98 +469,103 @@ def enumerate_columns(inst: MessInstance, pool: Pool, duals: Duals, gamma: float
     n_added = 0
     count = 0
     tol = 1e-7
+    def process_site(i: int, site: Any) -> None:
+        nonlocal n_added, count
+        cd = dp.chain_dp(inst, i, trips)
+        if not np.isfinite(cd.value):
+            return
+        bound = cd.value + gamma
+        Fk = np.full((K, S, Q), np.inf)
+        Gk = np.full((K, S, Q), np.inf)
+        SW = np.full((K, S, Q), np.inf)
+        for k, td in enumerate(trips):
+            if td is not None and inst.types[k].serves[i]:
+                Fk[k], Gk[k] = td.fw.F[site.node], td.bw.G[site.node]
+                SW[k] = dp.swap_values(inst, k, i, td.prices, td.w)
+        # backward chain values
+        Vb = np.full((S, Q), np.inf)
+        B = np.full((K, S), np.inf)
+
+        def best_from(eb: float, j0: int) -> float:
+            v = np.inf
+            for jp, acc, l1 in _walk(site, delta, eb, j0, S):
+                if jp == -1:
+                    v = min(v, acc)
+                    continue
+                if jp - ns >= site.ws and jp - ns >= j0 and jp <= site.we:
+                    for k in range(K):
+                        v = min(v, acc + Gk[k, jp, l1] + B[k, jp])
+            return v
+
+        for j in range(S - 1, 0, -1):
+            for q in range(Q):
+                if np.isfinite(SW[:, max(j - ns, 0), q]).any() and j - ns >= 0:
+                    Vb[j, q] = best_from(q * delta, j)
+            if j - ns >= 0:
+                B[:, j] = np.min(SW[:, j - ns, :] + Fk[:, j - ns, :] + Vb[j][None, :], axis=1)
+        skeletons: list[tuple[float, list[tuple[int, int, int, int, int]]]] = []
+
+        def dfs(prefix: float, eb: float, j0: int, swaps: list[tuple[int, int, int, int, int]]) -> None:
+            if time.perf_counter() > deadline:
+                raise _Cap
+            for jp, acc, l1 in _walk(site, delta, eb, j0, S):
+                if jp == -1:
+                    if prefix + acc <= bound + tol:
+                        skeletons.append((prefix + acc, list(swaps)))
+                        if len(skeletons) > max_columns:
+                            raise _Cap
+                    continue
+                if not (jp - ns >= site.ws and jp - ns >= j0 and jp <= site.we):
+                    continue
+                ja = jp - ns
+                for k in range(K):
+                    g = Gk[k, jp, l1]
+                    if g == np.inf or prefix + acc + g + B[k, jp] > bound + tol:
+                        continue
+                    for q2 in range(Q):
+                        v = prefix + acc + g + SW[k, ja, q2] + Fk[k, ja, q2]
+                        if v + Vb[jp, q2] <= bound + tol:
+                            dfs(v, q2 * delta, jp, swaps + [(k, ja, q2, jp, l1)])
+
+        dfs(0.0, site.e0, 0, [])
+        for tot, swaps in skeletons:
+            slack = bound - tot
+            halves: list[list[tuple[float, list[tuple[int, int, int]]]]] = []
+            for k, ja, q2, jp, b in swaps:
+                td = trips[k]
+                ad = adds[k]
+                assert td is not None and ad is not None
+                g = inst.types[k].graph
+                halves.append(_enum_into(g, td, ad, srcs[k], preds[k], (site.node, ja, q2), slack, tol))
+                halves.append(_enum_from(g, td, ad, sinks[k], outs[k], (site.node, jp, b), slack, tol))
+
+            def combine(h: int, extra: float, chosen: list[list[tuple[int, int, int]]],
+                        halves: list = halves, swaps: list = swaps, slack: float = slack) -> None:
+                nonlocal n_added, count
+                if h == len(halves):
+                    trips_l = []
+                    for s_idx, (k, ja, q2, jp, b) in enumerate(swaps):
+                        out, back = chosen[2 * s_idx], chosen[2 * s_idx + 1]
+                        g = inst.types[k].graph
+                        a_l, j_l, _ = back[-1]
+                        trips_l.append(dp.Trip(k=k, j0=out[0][1], ja=ja, q_del=q2, js=jp, b=b,
+                                               je=j_l + int(g.nsteps[a_l, j_l]), out=out, back=back))
+                    col = dp.finish_column(inst, Column(site=i, trips=trips_l, origin="closure"))
+                    count += 1
+                    if pool.add(col):
+                        n_added += 1
+                    if count > max_columns:
+                        raise _Cap
+                    return
+                for ex, path in halves[h]:
+                    if extra + ex > slack + tol:
+                        break
+                    combine(h + 1, extra + ex, chosen + [path])
+
+            combine(0, 0.0, [])
     try:
         for i, site in enumerate(inst.sites):
-            cd = dp.chain_dp(inst, i, trips)
-            if not np.isfinite(cd.value):
-                continue
-            bound = cd.value + gamma
-            Fk = np.full((K, S, Q), np.inf)
-            Gk = np.full((K, S, Q), np.inf)
-            SW = np.full((K, S, Q), np.inf)
-            for k, td in enumerate(trips):
-                if td is not None and inst.types[k].serves[i]:
-                    Fk[k], Gk[k] = td.fw.F[site.node], td.bw.G[site.node]
-                    SW[k] = dp.swap_values(inst, k, i, td.prices, td.w)
-            # backward chain values
-            Vb = np.full((S, Q), np.inf)
-            B = np.full((K, S), np.inf)
-
-            def best_from(eb: float, j0: int) -> float:
-                v = np.inf
-                for jp, acc, l1 in _walk(site, delta, eb, j0, S):
-                    if jp == -1:
-                        v = min(v, acc)
-                        continue
-                    if jp - ns >= site.ws and jp - ns >= j0 and jp <= site.we:
-                        for k in range(K):
-                            v = min(v, acc + Gk[k, jp, l1] + B[k, jp])
-                return v
-
-            for j in range(S - 1, 0, -1):
-                for q in range(Q):
-                    if np.isfinite(SW[:, max(j - ns, 0), q]).any() and j - ns >= 0:
-                        Vb[j, q] = best_from(q * delta, j)
-                if j - ns >= 0:
-                    B[:, j] = np.min(SW[:, j - ns, :] + Fk[:, j - ns, :] + Vb[j][None, :], axis=1)
-            skeletons: list[tuple[float, list[tuple[int, int, int, int, int]]]] = []
-
-            def dfs(prefix: float, eb: float, j0: int, swaps: list[tuple[int, int, int, int, int]]) -> None:
-                if time.perf_counter() > deadline:
-                    raise _Cap
-                for jp, acc, l1 in _walk(site, delta, eb, j0, S):
-                    if jp == -1:
-                        if prefix + acc <= bound + tol:
-                            skeletons.append((prefix + acc, list(swaps)))
-                            if len(skeletons) > max_columns:
-                                raise _Cap
-                        continue
-                    if not (jp - ns >= site.ws and jp - ns >= j0 and jp <= site.we):
-                        continue
-                    ja = jp - ns
-                    for k in range(K):
-                        g = Gk[k, jp, l1]
-                        if g == np.inf or prefix + acc + g + B[k, jp] > bound + tol:
-                            continue
-                        for q2 in range(Q):
-                            v = prefix + acc + g + SW[k, ja, q2] + Fk[k, ja, q2]
-                            if v + Vb[jp, q2] <= bound + tol:
-                                dfs(v, q2 * delta, jp, swaps + [(k, ja, q2, jp, l1)])
-
-            dfs(0.0, site.e0, 0, [])
-            for tot, swaps in skeletons:
-                slack = bound - tot
-                halves: list[list[tuple[float, list[tuple[int, int, int]]]]] = []
-                for k, ja, q2, jp, b in swaps:
-                    td = trips[k]
-                    assert td is not None
-                    g = inst.types[k].graph
-                    halves.append(_enum_into(g, td, adds[k], srcs[k], preds[k], (site.node, ja, q2), slack, tol))
-                    halves.append(_enum_from(g, td, adds[k], sinks[k], outs[k], (site.node, jp, b), slack, tol))
-
-                def combine(h: int, extra: float, chosen: list[list[tuple[int, int, int]]]) -> None:
-                    nonlocal n_added, count
-                    if h == len(halves):
-                        trips_l = []
-                        for s_idx, (k, ja, q2, jp, b) in enumerate(swaps):
-                            out, back = chosen[2 * s_idx], chosen[2 * s_idx + 1]
-                            g = inst.types[k].graph
-                            a_l, j_l, _ = back[-1]
-                            trips_l.append(dp.Trip(k=k, j0=out[0][1], ja=ja, q_del=q2, js=jp, b=b,
-                                                   je=j_l + int(g.nsteps[a_l, j_l]), out=out, back=back))
-                        col = dp.finish_column(inst, Column(site=i, trips=trips_l, origin="closure"))
-                        count += 1
-                        if pool.add(col):
-                            n_added += 1
-                        if count > max_columns:
-                            raise _Cap
-                        return
-                    for ex, path in halves[h]:
-                        if extra + ex > slack + tol:
-                            break
-                        combine(h + 1, extra + ex, chosen + [path])
-
-                combine(0, 0.0, [])
+            process_site(i, site)
     except _Cap:
         return n_added, False
     return n_added, True

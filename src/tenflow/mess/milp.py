@@ -33,9 +33,8 @@ class MilpResult:
 
 def solve_milp(inst: MessInstance, time_limit: float = 120.0) -> MilpResult:
     """Build and solve M_Δ; objective includes the instance constant."""
-    S, Q, J = inst.S, inst.n_levels, inst.n_steps
+    S, Q = inst.S, inst.n_levels
     ns, delta = inst.n_sigma, inst.delta_kwh
-    K = len(inst.types)
     cost: list[float] = []
     integer: list[bool] = []
     ub: list[float] = []

@@ -120,6 +120,16 @@ def assign_trucks(inst: MessInstance, cols: list[Column]) -> list[tuple[Column, 
     return out
 
 
+def _arc_row(inst: MessInstance, k: int, n: int, seq: int, a: int, j: int, q: int) -> dict[str, Any]:
+    ty = inst.types[k]
+    g = ty.graph
+    kind = int(ty.kind[a])
+    ch = inst.charger_nodes[int(ty.charger[a])] if kind == KIND_CHARGE else ""
+    return dict(trip=n, seq=seq, kind=KIND_NAMES[kind], frm=inst.node_label(int(g.frm[a])),
+                to=inst.node_label(int(g.to[a])), j_from=j, j_to=j + int(g.nsteps[a, j]), q_from=q,
+                q_to=int(g.qmap[a, j, q]), charger=ch)
+
+
 def build_plan(inst: MessInstance, cols: list[Column], method: str = "optimized", status: str = "optimal",
                objective: float | None = None, lb: float | None = None) -> Plan:
     """The :class:`~tenflow.mess.plan.Plan` tables of a set of chains (one per site)."""
@@ -135,24 +145,14 @@ def build_plan(inst: MessInstance, cols: list[Column], method: str = "optimized"
                                j_swap_end=t.js, j_end=t.je, q_start=ty.qdep, q_delivered=t.q_del, q_removed=t.b,
                                q_end=q_end))
         seq = 0
-
-        def arc_row(a: int, j: int, q: int) -> dict[str, Any]:
-            kind = int(ty.kind[a])
-            ch = ""
-            if kind == KIND_CHARGE:
-                ch = inst.charger_nodes[int(ty.charger[a])]
-            return dict(trip=n, seq=seq, kind=KIND_NAMES[kind], frm=inst.node_label(int(g.frm[a])),
-                        to=inst.node_label(int(g.to[a])), j_from=j, j_to=j + int(g.nsteps[a, j]), q_from=q,
-                        q_to=int(g.qmap[a, j, q]), charger=ch)
-
         for a, j, q in t.out:
-            arc_rows.append(arc_row(a, j, q))
+            arc_rows.append(_arc_row(inst, t.k, n, seq, a, j, q))
             seq += 1
         arc_rows.append(dict(trip=n, seq=seq, kind="swap", frm=site_id, to=site_id, j_from=t.ja, j_to=t.js,
                              q_from=t.q_del, q_to=t.b, charger=""))
         seq += 1
         for a, j, q in t.back:
-            arc_rows.append(arc_row(a, j, q))
+            arc_rows.append(_arc_row(inst, t.k, n, seq, a, j, q))
             seq += 1
     trips = pd.DataFrame(trips_rows, columns=TRIP_COLUMNS)
     arcs = pd.DataFrame(arc_rows, columns=ARC_COLUMNS)

@@ -123,7 +123,7 @@ def random_micro(seed: int, *, n_steps: int | None = None, n_sites: int | None =
         charges = []
         cmax = int(rng.integers(1, 3))
         for ci, cn in enumerate(charger_nodes):
-            node = depot if cn == "depot" else int(cn)  # type: ignore[arg-type]
+            node = depot if cn == "depot" else int(cn)  # type: ignore[call-overload]
             pr = price if cn != "depot" else np.full(S, 0.2)
             for m in range(1, cmax + 1):
                 q2 = q + m
