@@ -232,3 +232,32 @@ def test_conservation_rows_equal_eq8_from_hfgt_incidence(case: Case) -> None:
     vals = np.r_[-Mm.data, Mp.data[arr]]
     ref = sp.csr_matrix((vals, (rows, cols)), shape=(fleet.n_ev * B * T, fs.n_x)).tocsr()[node]
     assert abs(ref - Ax).max() < 1e-12
+
+
+def test_multi_step_travel_duration() -> None:
+    """A road of 2 steps (§3.3 durations): the EV is inside the transition during k and k+1 (no idle, no
+    queue), arrives at k+2; a window one step too short is infeasible."""
+    c = _line_case(cap=1, n_ev=1, K=6, travel_to=4)
+    roads = c.roads.copy()
+    roads.loc[roads.id == "r1", "travel_steps"] = 2
+    c2 = Case.build({"name": "line2", "K": 6}, {}, {}, buffers=c.buffers, roads=roads, parking=c.parking, evs=c.evs,
+                    itineraries=c.itineraries)
+    fleet = TR.build_fleet(c2)
+    fs = TR.firing_set(fleet, 0, 6)
+    p = Program("t")
+    tv = TR.add_transport(p, fleet, fs)
+    CH.add_soc(p, tv)
+    s = solve_highs(p)
+    assert s.status == "optimal" and s.objective == pytest.approx(0.10)
+    f = TR.decode_firings(fleet, fs, s["x"])
+    r = f[f["kind"] == "road"].set_index("component")["k"]
+    assert r["r2"] >= r["r1"] + 2
+    assert len(f) == 6 - 1  # k and k+1 of r1 are one firing
+    # travel window 1..2 with a stay at C from k = 3 cannot be met (earliest arrival at C is k = 4)
+    short = _line_case(cap=1, n_ev=1, K=4, travel_to=2)
+    roads = short.roads.copy()
+    roads.loc[roads.id == "r1", "travel_steps"] = 2
+    c3 = Case.build({"name": "line3", "K": 4}, {}, {}, validate=False, buffers=short.buffers, roads=roads,
+                    parking=short.parking, evs=short.evs, itineraries=short.itineraries)
+    fs3 = TR.firing_set(TR.build_fleet(c3), 0, 4)
+    assert not fs3.reach[0, :, 0].any()

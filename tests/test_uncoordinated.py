@@ -131,3 +131,27 @@ def test_per_step_opf_equals_global_scan(case: Case, full: OmtepfSolution) -> No
         + 1j * full.gen_currents.pivot(index="k", columns="gen", values="ii").to_numpy()
     mine = iv.true_objective(grid, V, Ig)
     np.testing.assert_allclose(mine, scan["objective"].to_numpy(), atol=1e-6 + scan["tol"].to_numpy().max())
+
+
+def test_uncoordinated_with_two_step_roads() -> None:
+    """Multi-step traversals (durations, §3.3): the pipeline keeps one state per EV and step (inside the
+    transition) and the SoC bookkeeping; every road of symmetrica-lite taking 2 steps with a longer day."""
+    from omtepf_spec_case import spec_tables
+    from tenflow.case import Case
+
+    t = spec_tables()
+    t["roads"]["travel_steps"] = 2
+    it = t["itineraries"]
+    # travel windows long enough for 4 two-step arcs: morning 1..9, work 10..39, evening 40..49, home 50..56
+    it.loc[it.seq == 1, "k_to"] = 9
+    it.loc[it.seq == 2, "k_from"] = 10
+    it.loc[it.seq == 3, "k_to"] = 49
+    it.loc[it.seq == 4, "k_from"] = 50
+    c = Case.build({"name": "two-step", "K": 57}, {}, {}, **t)
+    f, idle, soc, info = UN.schedule(c)
+    drive = f[f["kind"].isin(["road", "inductive"])]
+    assert len(drive) == 192
+    busy = 57 * 32 - len(f) - len(idle)
+    assert busy == len(drive)  # each traversal covers one extra step
+    s = soc.pivot(index="ev", columns="k", values="soc").to_numpy()
+    assert s.min() >= 0 and s.max() <= 18 and (s[:, -1] == 18).all()

@@ -282,6 +282,14 @@ def window_mask(fleet: Fleet, k0: int, k1: int, kinds: Iterable[str] | None = No
     # transitions must end within the horizon
     dur = c["duration"].to_numpy()
     ok &= (ks[None, :] + dur[:, None]) <= k1
+    # a multi-step transition must not cover a later stay step (the EV must fire a park/charge there)
+    if (dur > 1).any():
+        K = fleet.K
+        cs = np.concatenate([np.zeros((fleet.n_ev, 1), int), np.cumsum(fleet.mode == STAY, axis=1)], axis=1)
+        lo = np.minimum(ks[None, :] + 1, K)
+        hi = np.minimum(ks[None, :] + dur[:, None], K)
+        covered = cs[ev[:, None], hi] - cs[ev[:, None], np.broadcast_to(lo, hi.shape)]
+        ok &= covered == 0
     if kinds is not None:
         ok &= np.isin(kind, list(kinds))[:, None]
     idle = np.broadcast_to(((fleet.mode[:, ks] == FREE) | (fleet.mode[:, ks] == TRAVEL))[:, None, :],

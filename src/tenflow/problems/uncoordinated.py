@@ -33,8 +33,8 @@ from tenflow.solve.program import Program
 
 Array = np.ndarray
 
-#: plan codes per (EV, step)
-P_NONE, P_FIRE, P_QUEUE = 0, 1, 2
+#: plan codes per (EV, step): undecided, a transition starts, queued, inside a multi-step transition
+P_NONE, P_FIRE, P_QUEUE, P_BUSY = 0, 1, 2, 3
 
 
 @dataclass
@@ -280,6 +280,10 @@ def schedule(case: Case, fleet: TR.Fleet | None = None, *, time_limit: float | N
         evx = fleet.caps["ev"].to_numpy()[fs.x_cap[sel]]
         plan.code[evx, fs.x_k[sel]] = P_FIRE
         plan.cap[evx, fs.x_k[sel]] = fs.x_cap[sel]
+        dur = fleet.caps["duration"].to_numpy()[fs.x_cap[sel]]
+        for extra in range(1, int(dur.max(initial=1))):
+            m = dur > extra
+            plan.code[evx[m], fs.x_k[sel][m] + extra] = P_BUSY
         sq = np.flatnonzero(q > 0.5)
         plan.code[fs.q_ev[sq], fs.q_k[sq]] = P_QUEUE
         plan.buf[fs.q_ev[sq], fs.q_k[sq]] = fs.q_buf[sq]
