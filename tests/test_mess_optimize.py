@@ -152,3 +152,29 @@ def test_numpy_fallback_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert not tsdp.use_numba()
     assert abs(optimize.solve("mess-tiny").objective - 260.716919) < 1e-6
+
+
+@pytest.mark.parametrize("method", ["nearest", "shortest"])
+def test_baseline_plan_as_columns_costs_equal_evaluator(method: str) -> None:
+    """A baseline plan (helper code, independent of the optimiser) mapped onto the instance arrays has the same
+    cost as the evaluator gives it: the instance's arc, swap and site-period costs agree with §6.1."""
+    from tenflow.mess.baselines import baseline
+    from tenflow.mess.evaluate import evaluate
+
+    case = load_mess_case("mess-small")
+    inst = build_instance(case)
+    plan = baseline(case, method)
+    assert plan.status == "feasible"
+    cols = optimize.columns_from_plan(inst, plan)
+    assert cols is not None and len(cols) == len(inst.sites)
+    assert abs(sum(c.cost for c in cols) + inst.const - evaluate(case, plan).total) < 1e-6
+    res = optimize.solve(case)
+    assert res.objective <= evaluate(case, plan).total + 1e-9
+
+
+def test_time_limit_gives_feasible_with_bound() -> None:
+    res = optimize.solve("mess-small", time_limit=0.01)
+    assert res.status in ("feasible", "optimal")
+    assert res.lb <= res.objective + 1e-9 and abs(res.gap - (res.objective - res.lb)) < 1e-9
+    full = optimize.solve("mess-small")
+    assert res.lb <= full.objective + 1e-9 <= res.objective + 2e-9

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,10 +160,60 @@ def build_plan(inst: MessInstance, cols: list[Column], method: str = "optimized"
     return Plan(method, trips, arcs, status, objective, lb)
 
 
+def columns_from_plan(inst: MessInstance, plan: Plan) -> list[Column] | None:
+    """The site chains of a plan (e.g. a baseline) as master columns; ``None`` if the plan is not a plan of
+    this instance's P_Δ (an arc not in the graphs, a level map or step count that differs)."""
+    if plan.trips is None or plan.status not in ("optimal", "feasible"):
+        return None
+    tname = {t.name: k for k, t in enumerate(inst.types)}
+    nidx = {str(v): i for i, v in enumerate(inst.node_ids)}
+    sidx = {str(inst.node_ids[s.node]): i for i, s in enumerate(inst.sites)}
+    chains: dict[int, list[dp.Trip]] = {i: [] for i in range(len(inst.sites))}
+    for _, tr in plan.trips.iterrows():
+        k = tname.get(str(tr["type"]))
+        i = sidx.get(str(tr["site"]))
+        if k is None or i is None:
+            return None
+        ty = inst.types[k]
+        g = ty.graph
+        arcs = plan.arcs[plan.arcs["trip"] == tr["trip"]].sort_values("seq")
+        out: list[tuple[int, int, int]] = []
+        back: list[tuple[int, int, int]] = []
+        swap = None
+        for n_arc, (_, r) in enumerate(arcs.iterrows()):
+            kind = str(r["kind"])
+            j, q, j2, q2 = int(r["j_from"]), int(r["q_from"]), int(r["j_to"]), int(r["q_to"])
+            if kind == "swap":
+                swap = (j, q, j2, q2)
+                continue
+            u = inst.idle if n_arc == 0 else nidx.get(str(r["frm"]), -1)
+            v = nidx.get(str(r["to"]), -1)
+            code = {"travel": KIND_TRAVEL, "wait": 1, "charge": KIND_CHARGE}.get(kind, -9)
+            cand = np.nonzero((g.frm == u) & (g.to == v) & (ty.kind == code))[0]
+            hit = [int(a) for a in cand if 0 <= j < inst.S and int(g.nsteps[a, j]) == j2 - j
+                   and int(g.qmap[a, j, q]) == q2
+                   and (code != KIND_CHARGE or str(inst.charger_nodes[int(ty.charger[a])]) == str(r["charger"]))]
+            if not hit:
+                return None
+            (back if swap is not None else out).append((hit[0], j, q))
+        if swap is None or not out or not back:
+            return None
+        a_l, j_l, _q = back[-1]
+        chains[i].append(dp.Trip(k=k, j0=out[0][1], ja=swap[0], q_del=swap[1], js=swap[2], b=swap[3],
+                                 je=j_l + int(g.nsteps[a_l, j_l]), out=out, back=back))
+    return [dp.finish_column(inst, Column(site=i, trips=sorted(ts, key=lambda t: t.js), origin="plan"))
+            for i, ts in chains.items()]
+
+
 def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: float = 1e-6,
                    max_enum_columns: int = 200000, extra_columns: list[Column] | None = None,
-                   numba: bool | None = None, alpha: float = 0.5) -> MessResult:
-    """Solve P_Δ given as arrays (§6.2 steps 2–6)."""
+                   numba: bool | None = None, alpha: float = 0.5,
+                   fallback_columns: Callable[[], list[Column]] | None = None) -> MessResult:
+    """Solve P_Δ given as arrays (§6.2 steps 2–6).
+
+    ``fallback_columns`` (e.g. the chains of the baseline plans) are added to the pool when the proof of optimality
+    does not finish (time limit, enumeration cap), so that the plan returned is never worse than them.
+    """
     t_start = time.perf_counter()
     deadline = t_start + float(time_limit)
     timings: dict[str, float] = {}
@@ -224,6 +275,13 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
                                   "(all chains enumerated)", [])
         else:
             status = "no_solution"
+    if status != "optimal" and fallback_columns is not None:
+        added = [c for c in fallback_columns() if pool.add(c)]
+        if added:
+            st3, ub3, x3 = master.solve_ip(inst, pool, time_limit=max(5.0, deadline - time.perf_counter()))
+            if st3 in ("optimal", "feasible") and (status == "no_solution" or ub3 < ub - 1e-9):
+                x, ub = x3, ub3
+                status = "feasible"
     if status == "no_solution":
         return MessResult(Plan.empty("optimized", "no_solution"), "no_solution", None, lb, math.inf, cg.iterations,
                           len(pool.cols), timings, inst, [], closure_info)
@@ -257,8 +315,28 @@ def solve(case: Any, degradation: str | None = None, time_limit: float = 60.0, *
         solver_cfg = mc.config.get("solver", {})
         gap = float(solver_cfg.get("gap_abs", 1e-6)) if gap_abs is None else gap_abs
         max_enum = int(solver_cfg.get("max_enum_columns", 200000))
+        if "fallback_columns" not in kwargs:
+            kwargs["fallback_columns"] = lambda: _baseline_columns(mc, inst, degradation)
     return solve_instance(inst, time_limit=time_limit, gap_abs=gap, max_enum_columns=max_enum,
                           extra_columns=extra_columns, numba=numba, **kwargs)
+
+
+def _baseline_columns(case: Any, inst: MessInstance, degradation: str | None) -> list[Column]:
+    """Chains of the feasible ``nearest`` / ``shortest`` baseline plans (§6.2 step 3), as columns."""
+    from tenflow.mess.baselines import baseline
+
+    out: list[Column] = []
+    for method in ("nearest", "shortest"):
+        try:
+            plan = baseline(case, method, degradation)
+        except Exception:  # noqa: BLE001 - a baseline that fails is simply not used
+            continue
+        cols = columns_from_plan(inst, plan)
+        if cols:
+            for c in cols:
+                c.origin = method
+            out.extend(cols)
+    return out
 
 
 def warmup() -> float:
