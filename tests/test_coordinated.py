@@ -8,6 +8,7 @@ import scipy.sparse as sp
 
 from omtepf_spec_case import load_symmetrica, v2g_tiny_case
 from tenflow.case import Case
+from tenflow.errors import InfeasibleError
 from tenflow.formulations import transport as TR
 from tenflow.formulations.grid_data import grid_from_case
 from tenflow.problems import coordinated as CO
@@ -162,3 +163,22 @@ def test_run_reuses_uncoordinated_warm_start_and_gap_alias() -> None:
     assert s.info["warm_start_objective"] == pytest.approx(u.info["objective"], abs=1e-9)
     assert s.info["gap"] <= 1e-4
     assert s.info["timings"]["warm_start_s"] < 1e-3  # not recomputed
+
+
+def test_unreachable_final_soc_is_infeasible_and_named() -> None:
+    """EV e1 may use no charger: it cannot return to soc_final after its trips. The uncoordinated pipeline
+    reports the shortfall; the coordinated program is infeasible and names EV e1 (and not e0)."""
+    c = v2g_tiny_case(0.0)
+    ch = c.chargers.copy()
+    ch["eligible"] = "e0"
+    from tenflow.case import Case
+
+    bad = Case.build(c.meta, c.options, c.costs, **{n: c.table(n) for n in (
+        "buffers", "roads", "parking", "lines", "generators", "loads", "evs", "itineraries", "profiles")},
+        chargers=ch)
+    u = UN.run(bad)
+    assert u.info["soc_final_shortfall"] == {"e1": 4.0}
+    with pytest.raises(InfeasibleError) as ei:
+        CO.run(bad, warm_start=u)
+    msg = str(ei.value)
+    assert "EV e1" in msg and "EV e0" not in msg and "soc_final" in msg

@@ -37,13 +37,14 @@ import scipy.sparse as sp
 
 from tenflow.case import Case
 from tenflow.errors import InfeasibleError, SolverError
+from tenflow.formulations import charging as CH
 from tenflow.formulations import ivacopf as iv
 from tenflow.formulations import transport as TR
 from tenflow.problems.omtepf import CoordinatedModel, build_coordinated, gen_frame, voltage_frame
 from tenflow.problems.omtepf_solution import OmtepfSolution
 from tenflow.results.progress import status
 from tenflow.solve.clarabel_backend import solve_clarabel
-from tenflow.solve.highs import HighsSolver
+from tenflow.solve.highs import HighsSolver, solve_highs
 from tenflow.solve.program import Program
 
 Array = np.ndarray
@@ -199,7 +200,7 @@ def _polish(model: CoordinatedModel, xbin: Array, tol: float = 1e-8) -> tuple[Ar
 
 def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float = 1e-3, time_limit: float = 600.0,
              max_rounds: int = 12, kelley_rounds: int = 30, kelley_rtol: float = 1e-6, lp_guided: bool = True,
-             threads: int | None = None,
+             start_feasible: bool = True, threads: int | None = None,
              verbose: bool = False) -> OAResult:
     """MILP outer approximation + polish for the convex MI program of ``model`` (see module docstring)."""
     prog = model.prog
@@ -228,7 +229,8 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         s = hl.solve()
         if s.status != "optimal":
             if s.status == "infeasible":
-                raise InfeasibleError("the LP relaxation of the coordinated OMTEPF is infeasible")
+                raise InfeasibleError("the coordinated OMTEPF is infeasible (its LP relaxation already is)",
+                                      diagnose(model))
             raise SolverError(f"LP relaxation: HiGHS status {s.status}")
         if it == 0:
             hl.h.setOptionValue("solver", "simplex")
@@ -253,7 +255,7 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
     n_cuts = len(dall)
     best_x, ub = (None, np.inf)
     polish_s = 0.0
-    if x_start is not None:
+    if x_start is not None and start_feasible:
         t0 = time.perf_counter()
         xp, val = _polish(model, x_start)
         polish_s += time.perf_counter() - t0
@@ -311,7 +313,8 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         milp_s += s.time_s
         if not s.ok:
             if s.status == "infeasible":
-                raise InfeasibleError("the coordinated OMTEPF is infeasible (MILP outer approximation)")
+                raise InfeasibleError("the coordinated OMTEPF is infeasible (MILP outer approximation)",
+                                      diagnose(model))
             break
         lb = max(lb, float(s.bound if s.bound is not None else -np.inf))
         t0 = time.perf_counter()
@@ -359,6 +362,35 @@ def solve_scip_backend(model: CoordinatedModel, *, rel_gap: float = 1e-3, time_l
     lb = float(s.bound if s.bound is not None else -np.inf)
     return x, ub, lb, (ub - lb) / max(abs(ub), 1e-9), {"scip_s": s.time_s, "scip_status": s.info.get("scip_status"),
                                                        "nodes": s.info.get("nodes")}
+
+
+def diagnose(model: CoordinatedModel) -> list[str]:
+    """Name what makes the coordinated program infeasible: EVs whose itinerary, SoC limits and charging
+    opportunities are infeasible on their own (transport + SoC net only), else the shared capacities (if the
+    transport + SoC part of all EVs is infeasible), else the grid (voltage / current limits)."""
+    from tenflow.problems.uncoordinated import _window_text
+
+    fleet, fs = model.fleet, model.tv.fs
+    evx = fleet.caps["ev"].to_numpy()[fs.x_cap]
+    out: list[str] = []
+    for v in range(fleet.n_ev):
+        sub = TR.FiringSet(fs.k0, fs.k1, fs.start, fs.x_cap[evx == v], fs.x_k[evx == v], fs.q_ev[fs.q_ev == v],
+                           fs.q_buf[fs.q_ev == v], fs.q_k[fs.q_ev == v], fs.reach, active=np.arange(fleet.n_ev) == v)
+        p = Program("ev-feasibility")
+        tv = TR.add_transport(p, fleet, sub)
+        CH.add_soc(p, tv, soc_end=np.where(np.arange(fleet.n_ev) == v, fleet.soc_final, fleet.soc_init))
+        if solve_highs(p).status == "infeasible":
+            out.append(_window_text(fleet, v, fs.k0, fs.k1, "itinerary, SoC limits and charging opportunities "
+                                    f"cannot return the battery to soc_final = {fleet.soc_final[v]:g}"))
+    if out:
+        return out
+    p = Program("transport+soc")
+    tv = TR.add_transport(p, fleet, fs)
+    CH.add_soc(p, tv, soc_end=fleet.soc_final)
+    if solve_highs(p).status == "infeasible":
+        return ["every EV is feasible alone: road / lot / plug capacities are too small for the itineraries"]
+    return ["the EV part is feasible: the grid limits (voltage bounds, one-way lines, generator or line current "
+            "limits) cannot supply the charging the itineraries need"]
 
 
 # ---------------------------------------------------------------------------------------------- warm start
@@ -500,14 +532,15 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
     x0 = start_vector(model, unc)
     feas = plan_is_feasible(model, x0)
     if backend == "highs":
-        res = solve_oa(model, x0, rel_gap=rel_gap, time_limit=time_limit, threads=threads, verbose=verbose)
+        res = solve_oa(model, x0, rel_gap=rel_gap, time_limit=time_limit, threads=threads, verbose=verbose,
+                       start_feasible=bool(feas["feasible"]))
         x, ub, lb, gap = res.x, res.ub, res.lb, res.gap
         hist, extra = res.history, {"milp_s": res.milp_s, "polish_s": res.polish_s}
         n_cuts = res.n_cuts
     elif backend == "scip":
         x, ub, lb, gap, extra = solve_scip_backend(model, rel_gap=rel_gap, time_limit=time_limit, verbose=verbose)
         n_cuts = 0
-        if not np.isfinite(ub) or ub > true_objective(model, x0) + 1e-9:  # keep the warm start if SCIP is worse
+        if feas["feasible"] and (not np.isfinite(ub) or ub > true_objective(model, x0) + 1e-9):  # keep warm start
             xp, val = _polish(model, x0)
             if val < ub:
                 x, ub = xp, val
