@@ -444,15 +444,22 @@ def _walk(site, delta: float, eb: float, j0: int, S: int):  # type: ignore[no-un
 
 
 def enumerate_columns(inst: MessInstance, pool: Pool, duals: Duals, gamma: float, pricer: Pricer, *,
-                      max_columns: int = 200000, deadline: float = float("inf")) -> tuple[int, bool]:
+                      max_columns: int = 200000, deadline: float = float("inf"),
+                      lb: float | None = None) -> tuple[int, bool]:
     """Closure (§6.2 step 6): add every chain whose reduced cost is ≤ (site minimum) + ``gamma``.
 
     DFS over chain skeletons (swap steps, types, delivered and removed levels) with exact completion bounds from a
     backward chain DP, then over the trip halves (paths into the site state / from the removal state) with the trip
     DP values as exact bounds; trips and chains are deduplicated by constraint signature (cheapest kept).
     Returns (columns added, complete); ``complete`` is False if ``max_columns`` or the deadline stopped it.
+    ``lb`` (the bound that ``gamma`` was computed from, ``gamma = UB − lb``) lets the threshold be corrected to the
+    Lagrangian bound of ``duals`` when that is lower (e.g. after a time-limited column generation).
     """
     trips = pricer.trips(duals, 1.0)
+    # the threshold must hold for *these* duals: Γ_eff = max(Γ, UB − L(duals)) with UB = LB + Γ (Baldacci et al.)
+    if np.isfinite(gamma) and lb is not None:
+        values = [dp.chain_dp(inst, i, trips).value for i in range(len(inst.sites))]
+        gamma = max(gamma, lb + gamma - lagrangian(inst, values, duals))
     S, Q, K = inst.S, inst.n_levels, len(inst.types)
     ns, delta = inst.n_sigma, inst.delta_kwh
     adds = [tsdp._arc_add(inst.types[k].graph, trips[k].prices) if trips[k] is not None else None  # type: ignore[union-attr]

@@ -259,7 +259,7 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
         t3 = time.perf_counter()
         gamma = (ub - lb) if st in ("optimal", "feasible") else math.inf
         n_new, complete = master.enumerate_columns(inst, pool, cg.duals, gamma + 1e-7, pricer,
-                                                   max_columns=max_enum_columns, deadline=deadline)
+                                                   max_columns=max_enum_columns, deadline=deadline, lb=lb)
         closure_info = {"gamma": gamma, "enumerated": n_new, "complete": complete}
         st2, ub2, x2 = master.solve_ip(inst, pool, time_limit=max(1.0, deadline - time.perf_counter()))
         timings["closure"] = time.perf_counter() - t3
