@@ -69,3 +69,12 @@ def test_random_micro_all_50() -> None:
     checked = [s for s in range(50) if _check_seed(s, 20_000)]
     # seeds whose brute force exceeds the signature cap are skipped (reported), the rest must all agree
     assert len(checked) >= 45, f"only {len(checked)} of 50 seeds were checkable"
+
+
+def test_closure_instance_against_bruteforce() -> None:
+    """A coupled micro instance whose proof needs the closure enumeration (see test_mess_exact_against_milp)."""
+    kw = dict(n_sites=2, fleet=2, n_types=1, demand_scale=1.15)
+    dec = optimize.solve_instance(random_micro(153, **kw))  # type: ignore[arg-type]
+    br = bruteforce.solve_bruteforce(random_micro(153, **kw))  # type: ignore[arg-type]
+    assert dec.info["enumerated"] > 0
+    assert br.objective is not None and abs(dec.objective - br.objective) < 1e-6  # type: ignore[operator]
