@@ -139,12 +139,22 @@ def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ig
     A = frm.shape[0]
     S = nsteps.shape[1]
     Q = qmap.shape[2]
+    N = F.shape[0]
+    live = np.zeros(N, dtype=np.bool_)
     for j in range(S):
+        for u in range(N):
+            live[u] = False
+            for q in range(Q):
+                if F[u, j, q] != np.inf:
+                    live[u] = True
+                    break
         for a in range(A):
             n = nsteps[a, j]
             if n < 0:
                 continue
             u = frm[a]
+            if not live[u]:
+                continue
             v = to[a]
             j2 = j + n
             ad = add[a, j]
@@ -168,6 +178,8 @@ def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no
     A = frm.shape[0]
     S = nsteps.shape[1]
     Q = qmap.shape[2]
+    N = G.shape[0]
+    live = np.zeros((N, S), dtype=np.bool_)
     for j in range(S - 1, -1, -1):
         for a in range(A):
             n = nsteps[a, j]
@@ -176,6 +188,8 @@ def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no
             u = frm[a]
             v = to[a]
             j2 = j + n
+            if not live[v, j2]:
+                continue
             ad = add[a, j]
             for q in range(Q):
                 q2 = qmap[a, j, q]
@@ -188,6 +202,11 @@ def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no
                 if val < G[u, j, q]:
                     G[u, j, q] = val
                     sa[u, j, q] = a
+        for u in range(N):
+            for q in range(Q):
+                if G[u, j, q] != np.inf:
+                    live[u, j] = True
+                    break
 
 
 # ------------------------------------------------------------------------------------------- numpy fallback

@@ -231,8 +231,9 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
     if len(inst.types) > 1:
         for k in range(len(inst.types)):
             only: list[dp.TripDP | None] = [td if kk == k else None for kk, td in enumerate(trips)]
-            for i in range(len(inst.sites)):
-                c = dp.trace_chain(inst, dp.chain_dp(inst, i, only, numba=numba), only)
+            cds_k = master._map(lambda i, only=only: dp.chain_dp(inst, i, only, numba=numba), range(len(inst.sites)))
+            for cd in cds_k:
+                c = dp.trace_chain(inst, cd, only)
                 if c is not None:
                     c.origin = f"type-{inst.types[k].name}"
                     pool.add(c)
