@@ -7,7 +7,7 @@ min Σ c_p x_p  s.t.  Σ_{p∈i} x_p = 1 (π_i);  Σ_p occ_{k,j}(p) x_p ≤ n_k 
 * Pricing is exact: trip DPs per type (prices ``-μ_k``, ``-ν``) and the chain DP per site
   (:mod:`tenflow.mess.dp`); the Lagrangian bound ``Σ_i v_i(π) + Σ μ n + Σ ν plugs`` is a valid lower bound for
   any duals with ``μ, ν ≤ 0``; LB = the best such bound (= z_LP at convergence).
-* Wentges smoothing (α = 0.5): price at ``α·center + (1-α)·π_LP``; on a mis-price, price at π_LP.
+* Wentges smoothing (α = 0.5): price at ``α·center + (1-α)·π_LP``; on a mis-price, price at π_LP and halve α.
 * Phase I (pool infeasible for the fleet/plug rows): elastic slacks on those rows, objective Σ slacks, columns
   priced with zero base cost; a positive phase-I optimum with exact pricing proves infeasibility, and the rows with
   positive slack form the certificate.
@@ -305,7 +305,8 @@ def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: 
                     added |= pool.add(col)
             if added or sep is out:
                 break
-            sep = out  # mis-price: price at the LP duals
+            sep = out  # mis-price: price at the LP duals, and smooth less from now on
+            alpha *= 0.5
         if not added:
             break
         if time.perf_counter() > deadline:
