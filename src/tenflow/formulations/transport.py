@@ -385,7 +385,7 @@ def conservation_matrices(fleet: Fleet, fs: FiringSet) -> tuple[sp.csr_matrix, s
     rhs = np.zeros(n_nodes)
     act = np.arange(fleet.n_ev) if fs.active is None else np.flatnonzero(fs.active)
     rhs[(act * B + fs.start[act]) * T] = -1.0
-    used = np.unique(np.concatenate([Ax.indices[:0], Ax.tocoo().row, Aq.tocoo().row,
+    used = np.unique(np.concatenate([Ax.tocoo().row, Aq.tocoo().row,
                                      np.flatnonzero(rhs)]))
     return Ax[used], Aq[used], rhs[used], used
 

@@ -104,15 +104,18 @@ def _elastic_diagnosis(fleet: TR.Fleet, k0: int, k1: int, start: Array, soc0: Ar
 
 
 def _window_text(fleet: TR.Fleet, v: int, k0: int, k1: int, why: str) -> str:
+    """``EV id: <its itinerary windows within k0..k1-1>: why`` (travel windows first, they are the usual cause)."""
     m = fleet.mode[v, k0:k1]
     wb = fleet.wbuf[v, k0:k1]
-    trav = np.flatnonzero(m == TR.TRAVEL)
-    if len(trav):
-        dest = fleet.buffer_ids[wb[trav[-1]]]
-        win = f"travel window k={k0 + trav[0]}..{k0 + trav[-1]} to buffer {dest}"
-    else:
-        win = f"steps {k0}..{k1 - 1}"
-    return f"EV {fleet.ev_ids[v]}: {win}: {why}"
+    change = np.flatnonzero(np.r_[True, (m[1:] != m[:-1]) | (wb[1:] != wb[:-1])])
+    ends = np.r_[change[1:], len(m)] - 1
+    names = {TR.STAY: "stay at", TR.TRAVEL: "travel window to", TR.FREE: "free"}
+    wins = []
+    for a, b in zip(change, ends, strict=True):
+        where = f" buffer {fleet.buffer_ids[wb[a]]}" if wb[a] >= 0 else ""
+        wins.append((m[a] != TR.TRAVEL, f"{names[int(m[a])]}{where} k={k0 + a}..{k0 + b}"))
+    wins.sort(key=lambda w: w[0])
+    return f"EV {fleet.ev_ids[v]}: " + "; ".join(w for _, w in wins) + f": {why}"
 
 
 def solve_transport_period(fleet: TR.Fleet, k0: int, k1: int, start: Array, soc0: Array,
