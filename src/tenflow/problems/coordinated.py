@@ -241,6 +241,8 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
         status(f"coordinated: LP outer approximation round {it}: bound {lp_bound:.6f}, {len(d)} new cuts")
         if len(d) == 0 or improve <= kelley_rtol * abs(lp_bound):
             break
+        if time.perf_counter() - t_start > 0.5 * time_limit:  # leave time for the integer phase
+            break
         hl.add_rows(C, np.full(len(d), -np.inf), d)
         cuts_C.append(C)
         cuts_d.append(d)
