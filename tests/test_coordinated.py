@@ -133,6 +133,10 @@ def test_v2g_discharges_only_when_priced(price: float) -> None:
     ch = f.loc[f["kind"] == "home", "rate"].sum() + f.loc[f["kind"] == "v2g", "rate"].sum()
     assert ch == pytest.approx(2 * (f["kind"] == "road").sum())
     assert sol.info["gap"] <= 1e-3
+    # the one evaluator of both modes prices v2g as the optimiser does (R_C on the net charge + v2g price)
+    from tenflow.results.omtepf_eval import evaluate
+
+    assert evaluate(c, sol).objective == pytest.approx(sol.info["objective"], abs=1e-6)
 
 
 def test_kcl_coupling_sign_and_rows(case: Case) -> None:

@@ -101,10 +101,11 @@ def tiny_power_flow(case: SimpleNamespace, vg: float) -> tuple[np.ndarray, np.nd
 def test_tiny_flat_voltage_hand_values() -> None:
     case = tiny_case()
     ev = evaluate(case, tiny_solution(), check=False)
-    # transport (eq. 59, 60, 63): one traversal, one queued step; revenue c_C*2 minus v2g payment 0.1*1
+    # transport (eq. 59, 60, 63): one traversal, one queued step; revenue c_C on the net charge (2 - 1 units)
+    # plus the v2g price 0.1 on the discharged unit
     assert ev.C_T == pytest.approx(0.05)
     assert ev.C_Q == pytest.approx(0.07)
-    assert ev.R_C == pytest.approx(0.025 * 2 - 0.1 * 1)
+    assert ev.R_C == pytest.approx(0.025 * (2 - 1) + 0.1 * 1)
     assert ev.charge_units == 2 and ev.discharge_units == 1
     # metrics over T = 2 EVs x 2 steps: D=1, P=1, C=1 (v2g plugged), W=1
     assert ev.qos == pytest.approx(0.75) and ev.utilisation == pytest.approx(0.25)
@@ -125,7 +126,7 @@ def test_tiny_flat_voltage_hand_values() -> None:
     assert t9.loc["Exogenous demand", "unit_cost"] == pytest.approx(ev.R_D / 0.8)
     t8 = ev.table_viii()
     assert t8["Total"] == pytest.approx(t8.drop("Total").sum())
-    assert ev.total == pytest.approx(0.05 + 0.07 + ev.C_G + 0.0146 - (-0.05) - ev.R_D)
+    assert ev.total == pytest.approx(0.05 + 0.07 + ev.C_G + 0.0146 - 0.125 - ev.R_D)
     assert ev.objective == pytest.approx(ev.total - ev.C_S)
 
 

@@ -145,7 +145,8 @@ CHARGERS = Component(
         Attr("plugs", "int", "", 0, "Simultaneous EVs (0 = unlimited).", min=0),
         Attr("eligible", "str", "", "all", "Which EVs may use it: `all`, `home` or ';'-separated EV ids."),
         Attr("revenue_per_unit", "float", "per charge unit", None,
-             "Revenue per charge unit (empty = `costs.c_C`); for `v2g` the price paid per unit discharged."),
+             "Revenue per charge unit (empty = `costs.c_C`); for `v2g` the value to the system of each unit "
+             "discharged (R_C counts `c_C` on the net charge plus this price on discharged units, so eq. 66 holds for the net charge)."),
     ),
     "Charging stations (omtepf.md §1.4, §2.2, Table I). Together with electrified roads they express the five "
     "charging modalities: private residential (`home`), commercial, by-wire while moving (`roads.charge_mode=wire`), "

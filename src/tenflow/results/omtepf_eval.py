@@ -259,7 +259,7 @@ def _firing_table(case: Any, sol: OmtepfSolution) -> pd.DataFrame:
     """The solution's firings enriched with case-derived data.
 
     Adds ``dur`` (steps), ``net`` (net SoC change), ``charge`` (gross charge units, > 0), ``discharge``
-    (units discharged by v2g), ``revenue`` (R_C contribution, v2g payments negative), ``cost_t``
+    (units discharged by v2g), ``revenue`` (R_C contribution; v2g: ``(price - c_C) * units``), ``cost_t``
     (transport cost), ``cbus`` (bus of the drawn current or None), ``cur`` (complex current drawn,
     injection negative), ``cap_key`` (resource for capacity checks).
     """
@@ -335,7 +335,9 @@ def _firing_table(case: Any, sol: OmtepfSolution) -> pd.DataFrame:
         net[m] = np.where(v2g, -rate, rate)
         charge[m] = np.where(v2g, 0.0, rate)
         discharge[m] = np.where(v2g, rate, 0.0)
-        revenue[m] = np.where(v2g, -price * rate, price * rate)
+        # v2g (same convention as formulations.charging): each discharged unit earns the v2g price and the
+        # recharge of that unit earns no c_C, so R_C = c_C (charge - discharge) + price * discharge
+        revenue[m] = np.where(v2g, (price - c_C) * rate, price * rate)
         i0 = cc["current_re"].astype(float).to_numpy() + 1j * cc["current_im"].astype(float).to_numpy()
         cur[m] = np.where(v2g, -i0, i0)
         cbus[m] = _str(cc["buffer"]).to_numpy(dtype=object)
