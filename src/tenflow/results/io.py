@@ -44,19 +44,26 @@ def provenance(**fields: Any) -> dict[str, Any]:
     return rec
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
+        yield tmp
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+    p = Path(path)
+    with _atomic_file(p) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
     return p
 
 
@@ -80,21 +87,12 @@ def _json_default(o: Any) -> Any:
 
 def write_table(df: pd.DataFrame, path: str | Path, fmt: str = "csv") -> Path:
     """Write a tidy table as CSV or Parquet (atomically); returns the path written."""
-    p = Path(path)
-    p = p.with_suffix(".parquet" if fmt == "parquet" else ".csv")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-    os.close(fd)
-    try:
+    p = Path(path).with_suffix(".parquet" if fmt == "parquet" else ".csv")
+    with _atomic_file(p) as tmp:
         if fmt == "parquet":
             df.to_parquet(tmp, index=False)
         else:
             df.to_csv(tmp, index=False, lineterminator="\n")
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return p
 
 
