@@ -156,7 +156,11 @@ def write_report(
         solver = solver_summary(evals)
         atomic_write_text(tmp / "report.md", _report_md(case_name, evals, tabs, solver, viol))
         fields: dict[str, Any] = {"case": case_name, "case_path": str(getattr(case, "path", "") or ""),
-                                  "modes": [e.mode for e in evals]}
+                                  "modes": [e.mode for e in evals],
+                                  "case_options": dict(getattr(case, "options", {}) or {}),
+                                  "case_costs": dict(getattr(case, "costs", {}) or {}),
+                                  # the OMTEPF pipeline draws no random numbers; solvers run deterministically
+                                  "seed": None}
         fields.update(run_fields or {})
         rec = provenance(**fields)
         rec["solver"] = {e.mode: e.info for e in evals}
