@@ -89,6 +89,20 @@ class TSGraph:
         if not np.all(np.isfinite(self.cost)):
             raise ValueError("TSGraph: arc costs must be finite (use qmap = -1 for infeasible transitions)")
 
+    def qrange(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per arc and departure step the first and one-past-last level with ``qmap >= 0`` (int32[A, S] each;
+        empty range where unusable). Computed once per graph; the compiled kernels loop over these levels only."""
+        cached = getattr(self, "_qrange", None)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        ok = self.qmap >= 0
+        Q = self.n_levels
+        anyq = ok.any(axis=2) & (self.nsteps >= 0)
+        first = np.where(anyq, np.argmax(ok, axis=2), 0).astype(np.int32)
+        last = np.where(anyq, Q - np.argmax(ok[:, :, ::-1], axis=2), 0).astype(np.int32)
+        self._qrange = (np.ascontiguousarray(first), np.ascontiguousarray(last))
+        return self._qrange
+
     @property
     def n_arcs(self) -> int:
         return int(self.frm.shape[0])
@@ -120,34 +134,69 @@ def _prefix(time_price: np.ndarray, n_steps: int) -> np.ndarray:
 
 
 def _arc_add(g: TSGraph, prices: Prices) -> np.ndarray:
-    """Price added to arc ``a`` departing at ``j`` (float64[A, S]); 0 where unusable."""
+    """Price added to arc ``a`` departing at ``j`` (float64[A, S]); 0 where unusable.
+
+    The time prices of the spanned steps ``j .. j+n-1`` are summed left to right over the span itself (not as a
+    difference of prefix sums), so an arc's price depends bitwise only on the prices of its own steps; this is what
+    lets a warm-started pass (:func:`changed_steps`) reproduce a full pass exactly.
+    """
     S = g.n_steps + 1
-    P = _prefix(prices.time, g.n_steps)
-    jj = np.arange(S)[None, :]
-    j2 = np.where(g.nsteps >= 0, jj + g.nsteps, jj)
-    tp = np.where(g.occ[:, None], P[j2] - P[jj], 0.0)
-    rp = np.zeros_like(tp)
+    tprice = np.zeros(S + 1)
+    tprice[: g.n_steps] = np.asarray(prices.time, dtype=np.float64)[: g.n_steps]
+    rp = np.zeros((g.n_arcs, S))
     has = g.res >= 0
     if np.any(has):
         rp[has] = np.asarray(prices.res, dtype=np.float64)[g.res[has]][:, :S]
+    if use_numba():
+        out = np.empty((g.n_arcs, S))
+        _arc_add_nb(g.nsteps, g.occ, tprice, rp, out)
+        return out
+    jj = np.arange(S)[None, :]
+    n = np.where(g.nsteps >= 0, g.nsteps, 0)
+    n = np.where(g.occ[:, None], n, 0)
+    tp = np.zeros(n.shape)
+    for d in range(int(n.max(initial=0))):
+        tp = tp + np.where(d < n, tprice[np.minimum(jj + d, S)], 0.0)
     return tp + rp
+
+
+@njit(cache=True, nogil=True)
+def _arc_add_nb(nsteps, occ, tprice, rp, out):  # type: ignore[no-untyped-def]
+    """Compiled :func:`_arc_add` (same left-to-right sums, bit-identical)."""
+    A, S = nsteps.shape
+    for a in range(A):
+        for j in range(S):
+            n = nsteps[a, j]
+            tp = 0.0
+            if occ[a] and n > 0:
+                for d in range(n):
+                    tp = tp + tprice[j + d]
+            out[a, j] = tp + rp[a, j]
 
 
 # ------------------------------------------------------------------------------------------- numba kernels
 @njit(cache=True, nogil=True)
-def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ignore[no-untyped-def]
+def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq, jlo, qlo, qhi):  # type: ignore[no-untyped-def]
     A = frm.shape[0]
     S = nsteps.shape[1]
     Q = qmap.shape[2]
     N = F.shape[0]
     live = np.zeros(N, dtype=np.bool_)
+    flo = np.zeros(N, dtype=np.int64)
+    fhi = np.zeros(N, dtype=np.int64)
     for j in range(S):
         for u in range(N):
             live[u] = False
             for q in range(Q):
                 if F[u, j, q] != np.inf:
                     live[u] = True
+                    flo[u] = q
                     break
+            if live[u]:
+                for q in range(Q - 1, -1, -1):
+                    if F[u, j, q] != np.inf:
+                        fhi[u] = q + 1
+                        break
         for a in range(A):
             n = nsteps[a, j]
             if n < 0:
@@ -157,8 +206,12 @@ def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ig
                 continue
             v = to[a]
             j2 = j + n
+            if j2 <= jlo:
+                continue
             ad = add[a, j]
-            for q in range(Q):
+            q_a = max(qlo[a, j], flo[u])
+            q_b = min(qhi[a, j], fhi[u])
+            for q in range(q_a, q_b):
                 f = F[u, j, q]
                 if f == np.inf:
                     continue
@@ -174,13 +227,19 @@ def _forward_nb(frm, to, nsteps, qmap, cost, add, w, F, pj, pa, pq):  # type: ig
 
 
 @njit(cache=True, nogil=True)
-def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no-untyped-def]
+def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa, jhi, qlo, qhi):  # type: ignore[no-untyped-def]
     A = frm.shape[0]
     S = nsteps.shape[1]
     Q = qmap.shape[2]
     N = G.shape[0]
     live = np.zeros((N, S), dtype=np.bool_)
-    for j in range(S - 1, -1, -1):
+    for j in range(S - 1, jhi, -1):
+        for u in range(N):
+            for q in range(Q):
+                if G[u, j, q] != np.inf:
+                    live[u, j] = True
+                    break
+    for j in range(jhi, -1, -1):
         for a in range(A):
             n = nsteps[a, j]
             if n < 0:
@@ -191,7 +250,7 @@ def _backward_nb(frm, to, nsteps, qmap, cost, add, w, G, sa):  # type: ignore[no
             if not live[v, j2]:
                 continue
             ad = add[a, j]
-            for q in range(Q):
+            for q in range(qlo[a, j], qhi[a, j]):
                 q2 = qmap[a, j, q]
                 if q2 < 0:
                     continue
@@ -220,13 +279,13 @@ def _first_min_per_group(keys: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray
 
 
 def _forward_np(g: TSGraph, add: np.ndarray, w: float, F: np.ndarray, pj: np.ndarray, pa: np.ndarray,
-                pq: np.ndarray) -> None:
+                pq: np.ndarray, jlo: int = -1) -> None:
     S, Q = g.n_steps + 1, g.n_levels
     shape = F.shape
     Ff = F.reshape(-1)
     pjf, paf, pqf = pj.reshape(-1), pa.reshape(-1), pq.reshape(-1)
     for j in range(S):
-        arcs = np.nonzero(g.nsteps[:, j] >= 0)[0]
+        arcs = np.nonzero((g.nsteps[:, j] >= 0) & (j + g.nsteps[:, j] > jlo))[0]
         if arcs.size == 0:
             continue
         f = F[g.frm[arcs], j, :]  # (A', Q)
@@ -251,12 +310,12 @@ def _forward_np(g: TSGraph, add: np.ndarray, w: float, F: np.ndarray, pj: np.nda
     del S, Q
 
 
-def _backward_np(g: TSGraph, add: np.ndarray, w: float, G: np.ndarray, sa: np.ndarray) -> None:
+def _backward_np(g: TSGraph, add: np.ndarray, w: float, G: np.ndarray, sa: np.ndarray, jhi: int | None = None) -> None:
     S = g.n_steps + 1
     shape = G.shape
     Gf = G.reshape(-1)
     saf = sa.reshape(-1)
-    for j in range(S - 1, -1, -1):
+    for j in range(S - 1 if jhi is None else jhi, -1, -1):
         arcs = np.nonzero(g.nsteps[:, j] >= 0)[0]
         if arcs.size == 0:
             continue
@@ -297,8 +356,30 @@ class Backward:
     sa: np.ndarray
 
 
+def changed_steps(g: TSGraph, old: Prices, new: Prices) -> tuple[int, int] | None:
+    """Range of departure steps whose arc prices differ between two price sets (``None``: none differ).
+
+    Returns ``(lo, hi)``: every arc whose added price differs departs at a step ``<= hi`` and arrives at a step
+    ``> lo``. Hence forward values at steps ``<= lo`` and backward values at steps ``> hi`` are the same under both
+    price sets (mess.md §6.7: F_k/G_k are only recomputed where the duals changed).
+    """
+    n = g.n_steps
+    t_old = np.asarray(old.time, dtype=np.float64)[:n]
+    t_new = np.asarray(new.time, dtype=np.float64)[:n]
+    c = np.nonzero(t_old != t_new)[0]
+    lo, hi = (int(c[0]), int(c[-1])) if c.size else (n + 1, -1)
+    used = np.unique(g.res[g.res >= 0])
+    if used.size:
+        r_old = np.asarray(old.res, dtype=np.float64)[used][:, : n + 1]
+        r_new = np.asarray(new.res, dtype=np.float64)[used][:, : n + 1]
+        cr = np.nonzero((r_old != r_new).any(axis=0))[0]
+        if cr.size:
+            lo, hi = min(lo, int(cr[0])), max(hi, int(cr[-1]))
+    return None if hi < 0 else (lo, hi)
+
+
 def forward(g: TSGraph, source: np.ndarray, prices: Prices | None = None, base_weight: float = 1.0,
-            numba: bool | None = None) -> Forward:
+            numba: bool | None = None, warm: tuple[Forward, int] | None = None) -> Forward:
     """Forward pass: ``F(s) = min(source(s), min_{arcs a: s' -> s} F(s') + cost_a)`` over all states.
 
     Parameters
@@ -313,6 +394,11 @@ def forward(g: TSGraph, source: np.ndarray, prices: Prices | None = None, base_w
         Multiplier of the base arc costs (1 normally, 0 for a phase-I pricing problem).
     numba
         Force the compiled (True) or the numpy (False) kernel; default :func:`use_numba`.
+    warm
+        ``(previous, lo)``: a forward pass of the same graph, source and base weight under prices that differ from
+        ``prices`` only on arcs arriving after step ``lo`` (:func:`changed_steps`). Its states at steps ``<= lo``
+        are kept and only arcs arriving after ``lo`` are relaxed again, in the same order as a full pass, so the
+        result is bit-identical to the full pass.
     """
     prices = prices if prices is not None else Prices.zero(g.n_steps)
     add = _arc_add(g, prices)
@@ -323,16 +409,28 @@ def forward(g: TSGraph, source: np.ndarray, prices: Prices | None = None, base_w
     pj = np.full(shp, -1, dtype=np.int32)
     pa = np.full(shp, -1, dtype=np.int32)
     pq = np.full(shp, -1, dtype=np.int32)
+    lo = -1
+    if warm is not None:
+        prev, lo = warm[0], min(int(warm[1]), g.n_steps)
+        F[:, : lo + 1] = prev.F[:, : lo + 1]
+        pj[:, : lo + 1] = prev.pj[:, : lo + 1]
+        pa[:, : lo + 1] = prev.pa[:, : lo + 1]
+        pq[:, : lo + 1] = prev.pq[:, : lo + 1]
     if numba if numba is not None else use_numba():
-        _forward_nb(g.frm, g.to, g.nsteps, g.qmap, g.cost, add, float(base_weight), F, pj, pa, pq)
+        qlo, qhi = g.qrange()
+        _forward_nb(g.frm, g.to, g.nsteps, g.qmap, g.cost, add, float(base_weight), F, pj, pa, pq, lo, qlo, qhi)
     else:
-        _forward_np(g, add, float(base_weight), F, pj, pa, pq)
+        _forward_np(g, add, float(base_weight), F, pj, pa, pq, lo)
     return Forward(F, pj, pa, pq)
 
 
 def backward(g: TSGraph, sink: np.ndarray, prices: Prices | None = None, base_weight: float = 1.0,
-             numba: bool | None = None) -> Backward:
-    """Backward pass: ``G(s) = min(sink(s), min_{arcs a: s -> s'} cost_a + G(s'))`` (see :func:`forward`)."""
+             numba: bool | None = None, warm: tuple[Backward, int] | None = None) -> Backward:
+    """Backward pass: ``G(s) = min(sink(s), min_{arcs a: s -> s'} cost_a + G(s'))`` (see :func:`forward`).
+
+    ``warm = (previous, hi)``: a backward pass of the same graph, sink and base weight under prices that differ only
+    on arcs departing at steps ``<= hi``; its states at steps ``> hi`` are kept (bit-identical to a full pass).
+    """
     prices = prices if prices is not None else Prices.zero(g.n_steps)
     add = _arc_add(g, prices)
     G = np.array(sink, dtype=np.float64, copy=True)
@@ -340,10 +438,16 @@ def backward(g: TSGraph, sink: np.ndarray, prices: Prices | None = None, base_we
     if G.shape != shp:
         raise ValueError(f"sink has shape {G.shape}, expected {shp}")
     sa = np.full(shp, -1, dtype=np.int32)
+    hi = g.n_steps
+    if warm is not None:
+        prev, hi = warm[0], max(int(warm[1]), -1)
+        G[:, hi + 1 :] = prev.G[:, hi + 1 :]
+        sa[:, hi + 1 :] = prev.sa[:, hi + 1 :]
     if numba if numba is not None else use_numba():
-        _backward_nb(g.frm, g.to, g.nsteps, g.qmap, g.cost, add, float(base_weight), G, sa)
+        qlo, qhi = g.qrange()
+        _backward_nb(g.frm, g.to, g.nsteps, g.qmap, g.cost, add, float(base_weight), G, sa, hi, qlo, qhi)
     else:
-        _backward_np(g, add, float(base_weight), G, sa)
+        _backward_np(g, add, float(base_weight), G, sa, hi)
     return Backward(G, sa)
 
 

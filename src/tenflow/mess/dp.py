@@ -15,13 +15,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tenflow.core import tsdp
 from tenflow.core.tsdp import njit, use_numba
-from tenflow.mess.instance import EPS, TOL_KWH, MessInstance, site_walk
+from tenflow.mess.instance import EPS, TOL_KWH, MessInstance, SiteArrays, site_walk
 
 INF = np.inf
 
@@ -90,12 +91,38 @@ def column_cost(inst: MessInstance, col: Column) -> float:
         tot += float(ty.swap_cost[col.site, t.ja, t.q_del])
         for a, j, q in t.back:
             tot += float(g.cost[a, j, q])
-        _es, _ls, acc = site_walk(site, delta, j0, eb, t.js)
+        _e_last, acc = _walk(site, delta, j0, eb, t.js)
         tot += acc
         eb, j0 = t.q_del * delta, t.js
-    es, _ls, acc = site_walk(site, delta, j0, eb, last)
-    tot += acc - site.credit * es[-1]
+    e_last, acc = _walk(site, delta, j0, eb, last)
+    tot += acc - site.credit * e_last
     return tot
+
+
+def _walk(site: SiteArrays, delta: float, j: int, e: float, j_end: int) -> tuple[float, float]:
+    """(last energy, accumulated wear) of :func:`tenflow.mess.instance.site_walk` (compiled when numba is used;
+    the same arithmetic in the same order, hence the same floats)."""
+    if use_numba():
+        return _walk_nb(np.asarray(site.D, dtype=np.float64), site.W, float(site.reserve_kwh), float(delta), int(j),
+                        float(e), int(j_end))
+    es, _ls, acc = site_walk(site, delta, j, e, j_end)
+    return es[-1], acc
+
+
+@njit(cache=True, nogil=True)
+def _walk_nb(D, W, reserve, delta, j, e, j_end):  # type: ignore[no-untyped-def]
+    lv = int(math.floor(e / delta + EPS))
+    acc = 0.0
+    e_last = e
+    for m in range(j, j_end):
+        e1 = e - (D[m + 1] - D[j])
+        l1 = int(math.floor(e1 / delta + EPS))
+        e_last = e1
+        if e1 < reserve - TOL_KWH:
+            return e_last, np.inf
+        acc = acc + W[m, lv, lv - l1]
+        lv = l1
+    return e_last, acc
 
 
 # ------------------------------------------------------------------------------------------- trip DPs
@@ -110,13 +137,35 @@ class TripDP:
 
 
 def trip_dp(inst: MessInstance, k: int, prices: tsdp.Prices | None = None, w: float = 1.0,
-            numba: bool | None = None) -> TripDP:
-    """Forward pass from the trip starts and backward pass to the trip ends of type ``k`` (§6.2)."""
+            numba: bool | None = None, warm: TripDP | None = None) -> TripDP:
+    """Forward pass from the trip starts and backward pass to the trip ends of type ``k`` (§6.2).
+
+    ``warm``: an earlier result of the same type and weight ``w``; only the states that the changed prices can
+    affect are recomputed (:func:`tenflow.core.tsdp.changed_steps`), bit-identical to a full recomputation.
+    """
     ty = inst.types[k]
     pr = prices if prices is not None else tsdp.Prices.zero(inst.n_steps, inst.n_res)
+    if warm is not None and warm.w == w:
+        rng = tsdp.changed_steps(ty.graph, warm.prices, pr)
+        if rng is None:
+            return TripDP(warm.fw, warm.bw, pr, w)
+        lo, hi = rng
+        fw = tsdp.forward(ty.graph, ty.source(inst.idle), pr, w, numba=numba, warm=(warm.fw, lo))
+        bw = tsdp.backward(ty.graph, ty.sink(inst.depot), pr, w, numba=numba, warm=(warm.bw, hi))
+        return TripDP(fw, bw, pr, w)
     fw = tsdp.forward(ty.graph, ty.source(inst.idle), pr, w, numba=numba)
     bw = tsdp.backward(ty.graph, ty.sink(inst.depot), pr, w, numba=numba)
     return TripDP(fw, bw, pr, w)
+
+
+def warm_work(inst: MessInstance, k: int, old: TripDP, prices: tsdp.Prices, w: float) -> int:
+    """Number of steps a warm-started :func:`trip_dp` from ``old`` recomputes (forward + backward)."""
+    if old.w != w:
+        return 2 * inst.S
+    rng = tsdp.changed_steps(inst.types[k].graph, old.prices, prices)
+    if rng is None:
+        return 0
+    return (inst.S - 1 - rng[0]) + (rng[1] + 1)
 
 
 def swap_values(inst: MessInstance, k: int, site: int, prices: tsdp.Prices, w: float) -> np.ndarray:
@@ -133,24 +182,27 @@ def swap_values(inst: MessInstance, k: int, site: int, prices: tsdp.Prices, w: f
 
 # ------------------------------------------------------------------------------------------- chain DP
 @njit(cache=True, nogil=True)
-def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq):  # type: ignore[no-untyped-def]
-    K = G.shape[0]
-    S = G.shape[1]
+def _push_nb(eb, j0, jtag, qsrc, v0, Gt, D, R, endmin, ws, we, ns, Wt, credit, delta, w, H, Hj, Hq):  # type: ignore[no-untyped-def]
+    K = Gt.shape[2]
+    S = Gt.shape[0]
     lv = int(math.floor(eb / delta + EPS))
     acc = v0
     alive = True
-    for m in range(j0, S - 1):
+    # the chain cannot end with this pack: only the swap window matters, stop the walk at its end
+    e_last = eb - (D[S - 1] - D[j0])
+    m_end = S - 1 if e_last >= endmin - TOL_KWH else min(S - 1, we)
+    for m in range(j0, m_end):
         e1 = eb - (D[m + 1] - D[j0])
         if e1 < R - TOL_KWH:
             alive = False
             break
         l1 = int(math.floor(e1 / delta + EPS))
-        acc = acc + w * W[m, lv, lv - l1]
+        acc = acc + w * Wt[lv, m, lv - l1]
         lv = l1
         jp = m + 1
         if jp - ns >= ws and jp - ns >= j0 and jp <= we:
             for k in range(K):
-                g = G[k, jp, l1]
+                g = Gt[jp, l1, k]
                 if g == np.inf:
                     continue
                 val = acc + g
@@ -158,7 +210,7 @@ def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, del
                     H[k, jp] = val
                     Hj[k, jp] = jtag
                     Hq[k, jp] = qsrc
-    if alive:
+    if alive and m_end == S - 1:
         e_end = eb - (D[S - 1] - D[j0])
         if e_end >= endmin - TOL_KWH:
             return acc - w * credit * e_end
@@ -166,14 +218,15 @@ def _push_nb(eb, j0, jtag, qsrc, v0, G, D, R, endmin, ws, we, ns, W, credit, del
 
 
 @njit(cache=True, nogil=True)
-def _chain_nb(F, G, SW, D, e0, R, endmin, ws, we, ns, W, credit, delta, w, V, Vk, H, Hj, Hq):  # type: ignore[no-untyped-def]
+def _chain_nb(F, Gt, SW, D, e0, R, endmin, ws, we, ns, Wt, credit, delta, w, V, Vk, H, Hj, Hq, E):  # type: ignore[no-untyped-def]
     K = F.shape[0]
     S = F.shape[1]
     Q = F.shape[2]
     best = np.inf
     ej = -2
     eq = -2
-    val = _push_nb(e0, 0, -1, -1, 0.0, G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+    val = _push_nb(e0, 0, -1, -1, 0.0, Gt, D, R, endmin, ws, we, ns, Wt, credit, delta, w, H, Hj, Hq)
+    E[0, 0] = val
     if val < best:
         best = val
         ej = -1
@@ -200,7 +253,8 @@ def _chain_nb(F, G, SW, D, e0, R, endmin, ws, we, ns, W, credit, delta, w, V, Vk
         for q in range(Q):
             if V[j, q] == np.inf:
                 continue
-            val = _push_nb(q * delta, j, j, q, V[j, q], G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+            val = _push_nb(q * delta, j, j, q, V[j, q], Gt, D, R, endmin, ws, we, ns, Wt, credit, delta, w, H, Hj, Hq)
+            E[j, q] = val
             if val < best:
                 best = val
                 ej = j
@@ -248,11 +302,12 @@ def _push_np(eb: np.ndarray, j0: int, jtag: int, qsrc: np.ndarray, v0: np.ndarra
 
 def _chain_np(F: np.ndarray, G: np.ndarray, SW: np.ndarray, D: np.ndarray, e0: float, R: float, endmin: float,
               ws: int, we: int, ns: int, W: np.ndarray, credit: float, delta: float, w: float, V: np.ndarray,
-              Vk: np.ndarray, H: np.ndarray, Hj: np.ndarray, Hq: np.ndarray) -> tuple[float, int, int]:
+              Vk: np.ndarray, H: np.ndarray, Hj: np.ndarray, Hq: np.ndarray, E: np.ndarray) -> tuple[float, int, int]:
     K, S, Q = F.shape
     best, ej, eq = INF, -2, -2
     val = _push_np(np.array([e0]), 0, -1, np.array([-1]), np.array([0.0]), G, D, R, endmin, ws, we, ns, W, credit,
                    delta, w, H, Hj, Hq)[0]
+    E[0, 0] = val
     if val < best:
         best, ej, eq = val, -1, -1
     for j in range(1, S):
@@ -272,6 +327,7 @@ def _chain_np(F: np.ndarray, G: np.ndarray, SW: np.ndarray, D: np.ndarray, e0: f
         if qs.size == 0:
             continue
         ends = _push_np(qs * delta, j, j, qs, V[j, qs], G, D, R, endmin, ws, we, ns, W, credit, delta, w, H, Hj, Hq)
+        E[j, qs] = ends
         i = int(np.argmin(ends))
         if ends[i] < best:
             best, ej, eq = float(ends[i]), j, int(qs[i])
@@ -292,49 +348,95 @@ class ChainDP:
     Hj: np.ndarray
     Hq: np.ndarray
     types: list[int]
+    E: np.ndarray | None = None  # end value per last installed pack (j, q); E[0, 0]: the initial pack lasts
+
+    def ends(self, limit: int, below: float = np.inf) -> list[tuple[int, int]]:
+        """Up to ``limit`` chain ends ``(end_j, end_q)`` with value ``< below``, the best first; at most one per
+        end step ``j`` (the best level, lowest on ties), so that the chains differ in the timing of their last
+        swap (§6.2 step 4: up to 5 columns per site)."""
+        if self.E is None or self.end_j == -2:
+            return []
+        Ev = self.E.copy()
+        init = float(Ev[0, 0])
+        Ev[0, 0] = INF
+        qb = np.argmin(Ev, axis=1)
+        vb = Ev[np.arange(Ev.shape[0]), qb]
+        cand = [(init, -1, -1)] if init < below else []
+        js = np.nonzero(vb < below)[0]
+        cand += [(float(vb[j]), int(j), int(qb[j])) for j in js]
+        cand.sort()
+        out = [(self.end_j, self.end_q)]
+        for _v, j, q in cand:
+            if len(out) >= limit:
+                break
+            if (j, q) != out[0] and j != self.end_j:
+                out.append((j, q))
+        return out
 
 
 def chain_dp(inst: MessInstance, i: int, trips: list[TripDP | None], numba: bool | None = None) -> ChainDP:
-    """Chain DP of site ``i`` (§6.2) given the trip DPs of every type (``None``: type unused)."""
+    """Chain DP of site ``i`` (§6.2) given the trip DPs of every type (``None``: type unused).
+
+    The kernels run over the types that serve the site only (in ascending order, so ties break as over all types);
+    ``Vk``, ``H``, ``Hj``, ``Hq`` are returned indexed by the real type.
+    """
     site = inst.sites[i]
     S, Q = inst.S, inst.n_levels
     K = len(inst.types)
-    F = np.full((K, S, Q), INF)
-    G = np.full((K, S, Q), INF)
-    SW = np.full((K, S, Q), INF)
+    ks = [k for k, td in enumerate(trips) if td is not None and inst.types[k].serves[i]]
+    Kc = len(ks)
+    F = np.empty((Kc, S, Q))
+    G = np.empty((Kc, S, Q))
+    SW = np.empty((Kc, S, Q))
     w = 1.0
-    for k, td in enumerate(trips):
-        if td is None or not inst.types[k].serves[i]:
-            continue
-        F[k] = td.fw.F[site.node]
-        G[k] = td.bw.G[site.node]
-        SW[k] = swap_values(inst, k, i, td.prices, td.w)
+    for c, k in enumerate(ks):
+        td = trips[k]
+        assert td is not None
+        F[c] = td.fw.F[site.node]
+        G[c] = td.bw.G[site.node]
+        SW[c] = swap_values(inst, k, i, td.prices, td.w)
         w = td.w
     V = np.full((S, Q), INF)
     Vk = np.full((S, Q), -1, dtype=np.int64)
-    H = np.full((K, S), INF)
-    Hj = np.full((K, S), -2, dtype=np.int64)
-    Hq = np.full((K, S), -2, dtype=np.int64)
+    Hc = np.full((Kc, S), INF)
+    Hjc = np.full((Kc, S), -2, dtype=np.int64)
+    Hqc = np.full((Kc, S), -2, dtype=np.int64)
+    E = np.full((S, Q), INF)
     W = np.ascontiguousarray(site.W, dtype=float)
     args = (F, G, SW, np.asarray(site.D, dtype=float), float(site.e0), float(site.reserve_kwh),
             float(site.endmin_kwh), int(site.ws), int(site.we), int(inst.n_sigma), W, float(site.credit),
-            float(inst.delta_kwh), float(w), V, Vk, H, Hj, Hq)
+            float(inst.delta_kwh), float(w), V, Vk, Hc, Hjc, Hqc, E)
     if numba if numba is not None else use_numba():
-        best, ej, eq = _chain_nb(*args)
+        # cache-friendly layouts for the compiled walk: G by (step, level, type), W by (level, step, drop)
+        cached = getattr(site, "_Wt", None)
+        if cached is None or cached[0] is not site.W:
+            cached = (site.W, np.ascontiguousarray(W.transpose(1, 0, 2)))
+            site._Wt = cached  # type: ignore[attr-defined]
+        Gt = np.ascontiguousarray(G.transpose(1, 2, 0))
+        best, ej, eq = _chain_nb(F, Gt, *args[2:10], cached[1], *args[11:])
     else:
         best, ej, eq = _chain_np(*args)
+    kmap = np.array(ks + [-1], dtype=np.int64)
+    Vk = kmap[Vk]  # -1 stays -1 (index -1 of kmap)
+    H = np.full((K, S), INF)
+    Hj = np.full((K, S), -2, dtype=np.int64)
+    Hq = np.full((K, S), -2, dtype=np.int64)
+    if Kc:
+        H[ks], Hj[ks], Hq[ks] = Hc, Hjc, Hqc
     return ChainDP(i, float(best), int(ej), int(eq), V, Vk, H, Hj, Hq,
-                   [k for k, t in enumerate(trips) if t is not None])
+                   [k for k, t in enumerate(trips) if t is not None], E)
 
 
-def trace_chain(inst: MessInstance, cd: ChainDP, trips: list[TripDP | None]) -> Column | None:
-    """The best chain of :func:`chain_dp` as a :class:`Column` (``None`` if the site has no feasible chain)."""
+def trace_chain(inst: MessInstance, cd: ChainDP, trips: list[TripDP | None],
+                end: tuple[int, int] | None = None) -> Column | None:
+    """The best chain of :func:`chain_dp` as a :class:`Column` (``None`` if the site has no feasible chain);
+    ``end``: the best chain ending with the pack installed at ``(j, q)`` instead (``(-1, -1)``: no swap)."""
     if cd.end_j == -2 or not np.isfinite(cd.value):
         return None
     site = inst.sites[cd.site]
     delta, ns = inst.delta_kwh, inst.n_sigma
     swaps: list[Trip] = []
-    j, q = cd.end_j, cd.end_q
+    j, q = (cd.end_j, cd.end_q) if end is None else end
     while j >= 0:
         k = int(cd.Vk[j, q])
         td = trips[k]
@@ -355,13 +457,18 @@ def trace_chain(inst: MessInstance, cd: ChainDP, trips: list[TripDP | None]) -> 
     return finish_column(inst, Column(site=cd.site, trips=swaps))
 
 
-def solve_uncoupled(inst: MessInstance, types: list[int] | None = None,
-                    numba: bool | None = None) -> tuple[list[TripDP | None], list[ChainDP], list[Column | None]]:
-    """Single-site optimum per site with zero duals and unbounded fleet (§6.2 step 2), optionally restricted."""
-    ks = range(len(inst.types)) if types is None else types
+def solve_uncoupled(inst: MessInstance, types: list[int] | None = None, numba: bool | None = None,
+                    mapper: Callable[[Callable[[int], object], Iterable[int]], list[object]] | None = None,
+                    ) -> tuple[list[TripDP | None], list[ChainDP], list[Column | None]]:
+    """Single-site optimum per site with zero duals and unbounded fleet (§6.2 step 2), optionally restricted.
+
+    ``mapper(f, items) -> list`` may run the independent DPs concurrently (order preserved).
+    """
+    run = mapper if mapper is not None else (lambda f, xs: [f(x) for x in xs])
+    ks = list(range(len(inst.types)) if types is None else types)
     trips: list[TripDP | None] = [None] * len(inst.types)
-    for k in ks:
-        trips[k] = trip_dp(inst, k, numba=numba)
-    cds = [chain_dp(inst, i, trips, numba=numba) for i in range(len(inst.sites))]
+    for k, td in zip(ks, run(lambda k: trip_dp(inst, k, numba=numba), ks), strict=True):
+        trips[k] = td  # type: ignore[assignment]
+    cds: list[ChainDP] = run(lambda i: chain_dp(inst, i, trips, numba=numba), range(len(inst.sites)))  # type: ignore[assignment]
     cols = [trace_chain(inst, cd, trips) for cd in cds]
     return trips, cds, cols

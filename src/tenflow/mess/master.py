@@ -171,37 +171,71 @@ def type_prices(inst: MessInstance, d: Duals, k: int) -> tsdp.Prices:
 
 @dataclass
 class Pricer:
-    """Exact pricing with per-type caching of the trip DPs (recomputed only when a type's prices change)."""
+    """Exact pricing with per-type caching of the trip DPs (§6.7).
+
+    A type's DPs are reused when its prices are unchanged and otherwise warm-started from the cached result (of the
+    last ``keep``) whose prices differ on the fewest steps: only the states the changed duals can reach are
+    recomputed (bit-identical to a full pass).
+    """
 
     inst: MessInstance
     numba: bool | None = None
-    cache: dict[int, tuple[bytes, TripDP]] = field(default_factory=dict)
+    cache: dict[int, list[TripDP]] = field(default_factory=dict)
     n_dp: int = 0
+    keep: int = 3
+
+    def seed(self, trips: list[TripDP | None]) -> None:
+        """Add already computed trip DPs (e.g. the zero-dual ones of the single-site check) to the cache."""
+        for k, td in enumerate(trips):
+            if td is not None:
+                self.cache.setdefault(k, []).append(td)
 
     def trips(self, d: Duals, w: float) -> list[TripDP | None]:
         out: list[TripDP | None] = [None] * len(self.inst.types)
-        todo: list[tuple[int, bytes, tsdp.Prices]] = []
+        todo: list[tuple[int, tsdp.Prices, TripDP | None]] = []
         for k in range(len(self.inst.types)):
             pr = type_prices(self.inst, d, k)
-            key = pr.time.tobytes() + pr.res.tobytes() + np.float64(w).tobytes()
-            hit = self.cache.get(k)
-            if hit is not None and hit[0] == key:
-                out[k] = hit[1]
+            best, work = None, None
+            for old in self.cache.get(k, []):
+                wk = dp.warm_work(self.inst, k, old, pr, w)
+                if work is None or wk < work:
+                    best, work = old, wk
+            if best is not None and work == 0:
+                out[k] = dp.TripDP(best.fw, best.bw, pr, w)
             else:
-                todo.append((k, key, pr))
-        tds = _map(lambda t: dp.trip_dp(self.inst, t[0], t[2], w, numba=self.numba), todo)
-        for (k, key, _pr), td in zip(todo, tds, strict=True):
+                todo.append((k, pr, best if work is not None and work < 2 * self.inst.S else None))
+        tds = _map(lambda t: dp.trip_dp(self.inst, t[0], t[1], w, numba=self.numba, warm=t[2]), todo)
+        for (k, _pr, _old), td in zip(todo, tds, strict=True):
             self.n_dp += 1
-            self.cache[k] = (key, td)
+            lst = self.cache.setdefault(k, [])
+            lst.append(td)
+            if len(lst) > self.keep:
+                lst.pop(0)
             out[k] = td
         return out
 
-    def price(self, d: Duals, w: float = 1.0) -> tuple[list[float], list[Column | None], list[TripDP | None],
-                                                       list[dp.ChainDP]]:
+    def price(self, d: Duals, w: float = 1.0, per_site: int = 1) -> tuple[list[float], list[Column | None],
+                                                                      list[TripDP | None], list[dp.ChainDP]]:
+        """Exact pricing at duals ``d``: per site the chain-DP value (without the site dual) and its best column.
+
+        With ``per_site > 1`` the extra columns (best chains with other last-swap steps whose reduced cost at ``d``
+        is negative, §6.2 step 4) are kept in :attr:`extra` (one list per site).
+        """
         trips = self.trips(d, w)
-        cds = _map(lambda i: dp.chain_dp(self.inst, i, trips, numba=self.numba), range(len(self.inst.sites)))
-        cols = [dp.trace_chain(self.inst, cd, trips) for cd in cds]
-        return [cd.value for cd in cds], cols, trips, cds
+        inst = self.inst
+
+        def one(i: int) -> tuple[dp.ChainDP, list[Column | None]]:
+            cd = dp.chain_dp(inst, i, trips, numba=self.numba)
+            ends = cd.ends(per_site, below=float(d.pi[i]) - RC_TOL) if per_site > 1 else []
+            cols = [dp.trace_chain(inst, cd, trips)] + [dp.trace_chain(inst, cd, trips, e) for e in ends[1:]]
+            return cd, cols
+
+        res = _map(one, range(len(inst.sites)))
+        cds = [r[0] for r in res]
+        self.extra = [[c for c in r[1][1:] if c is not None] for r in res]
+        return [cd.value for cd in cds], [r[1][0] for r in res], trips, cds
+
+    extra: list[list[Column]] = field(default_factory=list)
 
 
 def lagrangian(inst: MessInstance, values: list[float], d: Duals) -> float:
@@ -295,14 +329,15 @@ def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: 
         sep = out if center is None else center.combine(out, alpha)
         added = False
         while True:
-            values, cols, _t, _c = pricer.price(sep)
+            values, cols, _t, _c = pricer.price(sep, per_site=max_per_site)
             L = lagrangian(inst, values, sep)
             if L > best_lb:
                 best_lb = L
                 center = sep
-            for col in cols:
-                if col is not None and reduced_cost(col, out) < -RC_TOL * max(1.0, abs(lp.z)):
-                    added |= pool.add(col)
+            for i, col in enumerate(cols):
+                for c in [col, *pricer.extra[i]]:
+                    if c is not None and reduced_cost(c, out) < -RC_TOL * max(1.0, abs(lp.z)):
+                        added |= pool.add(c)
             if added or sep is out:
                 break
             sep = out  # mis-price: price at the LP duals, and smooth less from now on
@@ -312,7 +347,6 @@ def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: 
         if time.perf_counter() > deadline:
             break
         lp = solve_lp(inst, pool)
-    del max_per_site
     return CGResult(best_lb, lp, lp.duals, it, timings={"cg": time.perf_counter() - t0})
 
 
