@@ -85,6 +85,47 @@ def test_e_supply() -> None:
     assert ei.value.codes[0] in ("E-SUPPLY", "E-DEADLINE")
 
 
+def test_e_unreachable_names_best_route_and_soc() -> None:
+    """11 kWh/km: even with the pack charged to soc_max (100 kWh) at the depot, the 10 km leg to the charger needs
+    110 kWh (-> -10 %), and the direct 20 km leg 220 kWh (-> -120 %): the best route is 0→1→2, lowest at node 1."""
+    case = load_mess_case("mess-tiny").copy()
+    case.trucks["flat_kwh_per_km"] = 11.0
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes == ["E-UNREACHABLE"]
+    assert ("site 2: no energy-feasible trip: best route 0→1→2 drops to -10.0 % at node 1 < soc_min 0 %"
+            in str(ei.value))
+
+
+def test_e_unreachable_arrival_below_soc_min() -> None:
+    """No en-route charging (charger power 0), 3.5 kWh/km, soc_min 40 %: from 100 kWh (depot charging to soc_max)
+    the direct 20 km leg arrives with 100 - 70 = 30 kWh = 30 % (via node 1 also 30 %, but with more legs)."""
+    case = load_mess_case("mess-tiny").copy()
+    case.trucks["flat_kwh_per_km"] = 3.5
+    case.trucks["soc_min"] = 0.4
+    case.chargers["power_kw"] = 0.0
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes == ["E-UNREACHABLE"]
+    assert "site 2: no energy-feasible trip: best route 0→2 arrives with 30.0 % < soc_min 40 %" in str(ei.value)
+
+
+def test_e_supply_counts_swaps_and_energy_bound() -> None:
+    """Window 07:00–08:30, 30-min steps and service: the earliest arrival is 07:30 (20 km at 40 km/h), so at most
+    2 swaps (07:30–08:00, 08:00–08:30). A pack arriving by 08:00 holds at most 60 kWh (charged to 100 kWh at the
+    depot 07:00–07:30, then 40 kWh for the 20 km; via the charger it arrives 08:30). Energy bound:
+    80 (initial) - 20 (end minimum) + 2·(60 - 20) = 140 kWh < demand 4 h · 40 kW = 160 kWh; the initial pack lasts
+    to 08:30 (60 kWh above the reserve at 40 kW), after the first completion at 08:00, so it is not a deadline."""
+    case = load_mess_case("mess-tiny").copy()
+    case.excavators["consumption_kwh_per_h"] = 40.0
+    case.sites["window_end"] = 8.5
+    with pytest.raises(CaseError) as ei:
+        optimize.solve(case)
+    assert ei.value.codes == ["E-SUPPLY"]
+    assert ("site 2: demand 160.0 kWh cannot be covered: at most 2 swaps fit in the window 07:00–08:30 and "
+            "deliverable energy is ≤ 140.0 kWh" in str(ei.value))
+
+
 def test_plug_coupling_needs_column_generation() -> None:
     case = load_mess_case("mess-tiny").copy()
     case.config["depot"]["plugs"] = 1

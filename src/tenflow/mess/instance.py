@@ -56,6 +56,9 @@ class TypeArrays:
     km: np.ndarray  # float[A]
     swap_cost: np.ndarray  # float[n_sites, S, Q]: base cost of a swap arriving at j with delivered level q
     serves: np.ndarray  # bool[n_sites]: the type's pack size matches the site's
+    #: road arc (u, v) -> traction energy (kWh, net of recuperation) per departure step (NaN: not usable); for the
+    #: §8 diagnostics only (``None`` when the instance was not built from a case)
+    leg_kwh: dict[tuple[int, int], np.ndarray] | None = None
 
     def source(self, idle: int) -> np.ndarray:
         """Trip starts: ``(idle, j0, qdep)`` for ``a <= j0``, cost 0."""
@@ -371,10 +374,12 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
         a = max(0, _ceil((a0 - start) / dt))
         b = min(J, _floor((b0 - start) / dt))
         travel = []
+        legs_e: dict[tuple[int, int], np.ndarray] = {}
         for (u, v), (fu, fv) in zip(arcs, arc_ids, strict=True):
             ns_arr = np.full(S, -1, dtype=np.int32)
             qm = np.full((S, Q), -1, dtype=np.int32)
             crate = np.zeros(S)
+            ekwh = np.full(S, np.nan)
             km = 0.0
             memo: dict[int, tuple[Any, np.ndarray]] = {}
             for j in range(J):
@@ -384,6 +389,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
                 if j + n > J:
                     continue
                 ns_arr[j] = n
+                ekwh[j] = float(lg.energy_kwh)
                 hit = memo.get(id(lg))
                 if hit is None or hit[0] is not lg:
                     hit = (lg, lg.level_map(delta, qmin, Q))
@@ -405,6 +411,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             cost = km * per_km + wage * h + wear
             cost = np.where(ok, cost, 0.0)
             travel.append((u, v, ns_arr, qm, cost, km))
+            legs_e[(u, v)] = ekwh
         waits = []
         okq: np.ndarray = (qarr >= qmin) & (qarr <= qmax)
         wcal = np.zeros(Q) if leg_model else np.asarray(model.calendar(lev, lev, np.full(Q, dt))) - dt * r_dep
@@ -441,7 +448,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
         serves = np.array([abs(p - float(r["mess_kwh"])) < 1e-9 for p in site_pack], dtype=bool)
         types.append(TypeArrays(name=name, count=int(r["count"]), truck_ids=ids, a=a, b=b, qmin=qmin, qmax=qmax,
                                 qdep=qdep, wage_h=wage, graph=g, kind=kind, charger=chg, km=kms, swap_cost=swap,
-                                serves=serves))
+                                serves=serves, leg_kwh=legs_e))
         n_trucks += int(r["count"])
     for i, s in enumerate(sites):
         if not any(t.serves[i] for t in types):

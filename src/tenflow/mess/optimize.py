@@ -46,13 +46,92 @@ def _hhmm(inst: MessInstance, j: float) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
+def _pct(inst: MessInstance, kwh: float) -> str:
+    pack = float(inst.info.get("pack_kwh", (inst.n_levels - 1) * inst.delta_kwh))
+    return f"{100.0 * kwh / pack:.1f} %"
+
+
+def best_route(inst: MessInstance, k: int, src: int, dst: int, e_start: float,
+               max_expansions: int = 200000) -> tuple[list[int], float, int, float] | None:
+    """Energy-best road route of type ``k`` from node ``src`` to ``dst`` ignoring ``soc_min`` and time (§8
+    diagnostics): among simple paths it maximises the lowest pack energy reached after any leg (charging to
+    ``soc_max`` at every charger passed, the start node included, each leg at its least-energy departure step,
+    recuperation capped at
+    ``soc_max``); ties by the higher arrival energy, then fewer legs. Returns (nodes, lowest energy, position of the
+    lowest point in the path, arrival energy), or ``None`` without leg data or road path.
+    """
+    ty = inst.types[k]
+    if ty.leg_kwh is None:
+        return None
+    delta = inst.delta_kwh
+    cap = ty.qmax * delta
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for (u, v), e in ty.leg_kwh.items():
+        if np.isfinite(e).any():
+            adj.setdefault(u, []).append((v, float(np.nanmin(e))))
+    for lst in adj.values():
+        lst.sort()
+    g = ty.graph
+    chg = {inst.depot if int(u) == inst.idle else int(u)
+           for u, kd in zip(g.frm.tolist(), ty.kind.tolist(), strict=True) if kd == KIND_CHARGE}
+    best: list[tuple[tuple[float, float, int], list[int], int]] = []
+    n_exp = 0
+
+    def rec(v: int, e: float, low: float, at: int, path: list[int]) -> None:
+        nonlocal n_exp
+        n_exp += 1
+        if n_exp > max_expansions:
+            return
+        if v == dst:
+            key = (low, e, -len(path))
+            if not best or key > best[0][0]:
+                best[:] = [(key, list(path), at)]
+            return
+        if best and low < best[0][0][0]:
+            return
+        e0 = max(e, cap) if v in chg else e
+        for w, need in adj.get(v, []):
+            if w in path:
+                continue
+            e1 = min(e0 - need, cap)
+            lw, aw = (e1, len(path)) if e1 < low else (low, at)
+            path.append(w)
+            rec(w, e1, lw, aw, path)
+            path.pop()
+
+    rec(src, e_start, math.inf, 0, [src])
+    if not best:
+        return None
+    (low, e_arr, _n), path, at = best[0]
+    return path, low, at, e_arr
+
+
+def _route_msg(inst: MessInstance, path: list[int], low: float, at: int, e_arr: float, qmin: int,
+               tname: str | None) -> str:
+    route = "→".join(str(inst.node_ids[v]) for v in path)
+    smin = 100.0 * qmin / (inst.n_levels - 1)
+    who = f" (type {tname})" if tname else ""
+    if at == len(path) - 1:
+        what = f"arrives with {_pct(inst, low)}"
+    else:
+        what = f"drops to {_pct(inst, low)} at node {inst.node_ids[path[at]]}"
+    rel = "<" if low < qmin * inst.delta_kwh - 1e-9 else "≥"
+    return f"best route {route}{who} {what} {rel} soc_min {smin:g} %"
+
+
 def diagnose(inst: MessInstance, i: int, trips: list[dp.TripDP | None]) -> Issue:
-    """Why site ``i`` has no feasible chain (§8: E-UNREACHABLE, E-DEADLINE, E-SUPPLY)."""
+    """Why site ``i`` has no feasible chain (§8: E-UNREACHABLE, E-DEADLINE, E-SUPPLY).
+
+    E-UNREACHABLE names the energy-best route (:func:`best_route`) and its lowest SoC; E-SUPPLY gives the number of
+    swaps that fit in the window and the bound on the energy they can deliver.
+    """
     site = inst.sites[i]
     name = site.name
     ns = inst.n_sigma
     reach = [np.isfinite(td.fw.F[site.node]).any() if td is not None and inst.types[k].serves[i] else False
              for k, td in enumerate(trips)]
+    serving = [k for k in range(len(inst.types)) if inst.types[k].serves[i]]
+    multi = len(serving) > 1
     if not any(reach):
         ty = inst.types[0]
         tr = (ty.kind == KIND_TRAVEL) & (ty.graph.frm != inst.idle)
@@ -67,22 +146,53 @@ def diagnose(inst: MessInstance, i: int, trips: list[dp.TripDP | None]) -> Issue
                     stack.append(v)
         if site.node not in seen:
             return Issue(f"site {name}: no road path from depot {inst.node_ids[inst.depot]}", code="E-UNREACHABLE")
+        cands = []
+        for k in serving:
+            t = inst.types[k]
+            r = best_route(inst, k, inst.depot, site.node, t.qdep * inst.delta_kwh)
+            if r is not None:
+                cands.append(((r[1] - t.qmin * inst.delta_kwh, r[3]), k, r))
+        if cands:
+            _key, k, (path, low, at, e_arr) = max(cands, key=lambda c: (c[0], -c[1]))
+            t = inst.types[k]
+            msg = _route_msg(inst, path, low, at, e_arr, t.qmin, t.name if multi else None)
+            if low >= t.qmin * inst.delta_kwh - 1e-9:
+                msg += " at its leg ends, but it dips below soc_min inside a leg or misses the horizon"
+            return Issue(f"site {name}: no energy-feasible trip: {msg}", code="E-UNREACHABLE")
         return Issue(f"site {name}: no energy-feasible trip: every route from depot {inst.node_ids[inst.depot]} "
                      f"(with charging) drops below soc_min or misses the horizon for every truck type",
                      code="E-UNREACHABLE")
     back = [np.isfinite(td.bw.G[site.node]).any() if td is not None and inst.types[k].serves[i] else False
             for k, td in enumerate(trips)]
     if not any(back):
-        return Issue(f"site {name}: no energy-feasible return trip from the site to the depot", code="E-UNREACHABLE")
+        cands = []
+        for k in serving:
+            t = inst.types[k]
+            r = best_route(inst, k, site.node, inst.depot, t.qmax * inst.delta_kwh)
+            if r is not None:
+                cands.append(((r[1] - t.qmin * inst.delta_kwh, r[3]), k, r))
+        extra = ""
+        if cands:
+            _key, k, (path, low, at, e_arr) = max(cands, key=lambda c: (c[0], -c[1]))
+            t = inst.types[k]
+            extra = (": even leaving with a full pack, "
+                     + _route_msg(inst, path, low, at, e_arr, t.qmin, t.name if multi else None))
+        return Issue(f"site {name}: no energy-feasible return trip from the site to the depot{extra}",
+                     code="E-UNREACHABLE")
     # earliest swap completion of any type
     first = math.inf
+    q_best = -1
     for k, td in enumerate(trips):
         if td is None or not inst.types[k].serves[i]:
             continue
-        arr = np.nonzero(np.isfinite(td.fw.F[site.node]).any(axis=1))[0]
+        fin = np.isfinite(td.fw.F[site.node])
+        arr = np.nonzero(fin.any(axis=1))[0]
         arr = arr[arr >= site.ws]
         if arr.size:
             first = min(first, int(arr[0]) + ns)
+            lv = np.nonzero(fin[site.ws : max(site.ws, site.we - ns + 1)].any(axis=0))[0]
+            if lv.size:
+                q_best = max(q_best, int(lv[-1]))
     e = site.e0 - (site.D - site.D[0])
     below = np.nonzero(e < site.reserve_kwh - 1e-7)[0]
     if below.size:
@@ -100,8 +210,19 @@ def diagnose(inst: MessInstance, i: int, trips: list[dp.TripDP | None]) -> Issue
             return Issue(f"site {name}: initial pack reaches reserve at {m // 60:02d}:{m % 60:02d} but {fs}",
                          code="E-DEADLINE")
     demand = float(site.D[-1] - site.D[0])
-    return Issue(f"site {name}: demand {demand:.1f} kWh cannot be covered by the swaps that fit in the window "
-                 f"{_hhmm(inst, site.ws)}–{_hhmm(inst, site.we)}", code="E-SUPPLY")
+    win = f"{_hhmm(inst, site.ws)}–{_hhmm(inst, site.we)}"
+    if math.isinf(first) or q_best < 0:
+        return Issue(f"site {name}: demand {demand:.1f} kWh cannot be covered: no swap fits in the window {win}",
+                     code="E-SUPPLY")
+    # swaps at one site are sequential (arrival >= previous completion), the first arrives at first - n_σ
+    n_max = max(0, (site.we - (first - ns)) // ns)
+    # every swap exchanges a pack of <= q_best·δ for one with >= reserve; the last pack must keep endmin
+    deliverable = site.e0 - site.endmin_kwh + n_max * (q_best * inst.delta_kwh - site.reserve_kwh)
+    head = (f"site {name}: demand {demand:.1f} kWh cannot be covered: at most {n_max} swap"
+            f"{'s' if n_max != 1 else ''} fit in the window {win} and deliverable energy is ≤ {deliverable:.1f} kWh")
+    if deliverable >= demand - 1e-9:
+        head += " (the swaps cannot be timed so that no pack drops below the reserve)"
+    return Issue(head, code="E-SUPPLY")
 
 
 def assign_trucks(inst: MessInstance, cols: list[Column]) -> list[tuple[Column, dp.Trip, str]]:
@@ -218,7 +339,7 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
     deadline = t_start + float(time_limit)
     timings: dict[str, float] = {}
     # step 2: single-site check with zero duals and unbounded fleet
-    trips, _cds, cols = dp.solve_uncoupled(inst, numba=numba)
+    trips, _cds, cols = dp.solve_uncoupled(inst, numba=numba, mapper=master._map)
     issues = [diagnose(inst, i, trips) for i, c in enumerate(cols) if c is None]
     if issues:
         raise CaseError(issues)
@@ -242,6 +363,7 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
     timings["uncoupled"] = time.perf_counter() - t_start
     # step 4: column generation
     pricer = master.Pricer(inst, numba=numba)
+    pricer.seed(trips)
     t1 = time.perf_counter()
     cg = master.column_generation(inst, pool, pricer, alpha=alpha, deadline=deadline)
     timings["column_generation"] = time.perf_counter() - t1
