@@ -475,8 +475,7 @@ def ccp_refine(model: CoordinatedModel, x: Array, max_iter: int = 20, rtol: floa
         if val < hist[-1] - rtol * (1 + abs(hist[-1])):
             best = x2
             hist.append(val)
-        else:
-            hist.append(val)
+        else:  # no further descent: keep the previous point (the history holds accepted points only)
             break
     return best, hist
 
@@ -556,7 +555,7 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
     if ccp:
         x, ccp_hist = ccp_refine(model, x)
     info = {"solver": backend, "status": "optimal" if gap <= rel_gap else "gap_not_reached",
-            "objective": ccp_hist[-1] if ccp else true0, "program_objective": ub, "bound": lb, "gap": gap,
+            "objective": true_objective(model, x), "program_objective": ub, "bound": lb, "gap": gap,
             "bound_note": "bound/gap certify the mixed-integer convex program with the demand revenue linearised "
                           "at the warm start's voltages (a majoriser of eq. 67); objective is eq. 67 evaluated "
                           "exactly (without the constant solar cost)",
