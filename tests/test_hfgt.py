@@ -291,7 +291,7 @@ def test_v2g_and_wire(sym: Case) -> None:
     assert len(t) == 136 + 32 * (97 + 17 + 1 + 8 + 2)
     j = t.index[(t.kind == "v2g") & (t.ev == "1")][0]
     assert (t.current_re[j], t.current_im[j]) == (-0.036, 0.0174)
-    assert t.rate[j] == -1.0 and t.revenue[j] == pytest.approx(0.03)
+    assert t.rate[j] == -1.0 and t.revenue[j] == pytest.approx(0.03 - 0.025)  # v2g price minus c_C (recharge earns no c_C)
     assert n.D_minus[:, j].toarray().ravel()[:3].tolist() == [0.0, 0.0, 1.0]
     w = t[(t.kind == "wire") & (t.ev == "1")]
     assert list(w.origin) == ["1", "2"] and list(w.bus) == ["2", "1"]

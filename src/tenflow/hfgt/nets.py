@@ -80,7 +80,7 @@ class Nets:
         ``origin``, ``dest`` (buffers; lines: from/to bus), ``bus`` (bus of the electrical effect or None),
         ``duration`` (steps), ``rate`` (net SoC change per firing: charge +, depletion −), ``current_re``,
         ``current_im`` (drawn per firing; injection negative; NaN for electrical transitions), ``cost``
-        (transport cost per firing), ``revenue`` (charging revenue per firing; v2g: price × units),
+        (transport cost per firing), ``revenue`` (charging revenue per firing; v2g: (price − c_C) × units),
         ``arc`` (row in :attr:`arcs` for road/electrified-arc transitions, else −1), ``cap`` (index of the
         capability in the one-EV template, −1 for electrical).
     M_plus, M_minus
@@ -258,7 +258,10 @@ def _ev_templates(case: Case, bpos: pd.Index, arc_tab: pd.DataFrame) -> dict[str
         "current_re": cur.real,
         "current_im": cur.imag,
         "cost": np.r_[np.zeros(nc), w["cost"].to_numpy(dtype=float)],
-        "revenue": np.r_[rate * ch["revenue_per_unit"].to_numpy(dtype=float), w_rate * float(case.costs["c_C"])],
+        # v2g: each discharged unit earns its price and its recharge earns no c_C (formulations.charging)
+        "revenue": np.r_[rate * (ch["revenue_per_unit"].to_numpy(dtype=float)
+                                 - np.where(kind_c == "v2g", float(case.costs["c_C"]), 0.0)),
+                         w_rate * float(case.costs["c_C"])],
         "arc": np.r_[np.full(nc, -1), elec].astype(np.int64),
     })
     return {"TTm": TTm, "TTp": TTp, "DT": DT, "T_tab": T_tab, "TCm": TCm, "TCp": TCp, "ECm": ECm, "DC": DC,
