@@ -155,3 +155,15 @@ def test_uncoordinated_with_two_step_roads() -> None:
     assert busy == len(drive)  # each traversal covers one extra step
     s = soc.pivot(index="ev", columns="k", values="soc").to_numpy()
     assert s.min() >= 0 and s.max() <= 18 and (s[:, -1] == 18).all()
+
+
+def test_grid_stage_follows_the_case_revenue_mode(case: Case, full: OmtepfSolution) -> None:
+    """options.revenue_mode reaches the per-step OPF: one tangent at |V| = 1 (no CCP iterations) is a majoriser
+    of the exact objective, so it can only be worse than (or equal to) the converged CCP default."""
+    opts = dict(case.options)
+    opts["revenue_mode"] = "tangent"
+    tables = {n: case.table(n) for n in ("buffers", "roads", "parking", "chargers", "lines", "generators",
+                                         "variable_generators", "loads", "evs", "itineraries", "profiles")}
+    tangent = UN.run(Case.build(case.meta, opts, case.costs, **tables))
+    assert tangent.info["opf"]["method"] == "tangent" and full.info["opf"]["method"] == "ccp"
+    assert tangent.info["objective"] >= full.info["objective"] - 1e-9

@@ -132,12 +132,17 @@ def build_coordinated(case: Case, fleet: TR.Fleet | None = None, *, prune: bool 
 
 
 # ---------------------------------------------------------------------------------------------- grid stage
-def grid_opf(case: Case, fleet: TR.Fleet, firings: pd.DataFrame, *, revenue: str = "ccp",
+def grid_opf(case: Case, fleet: TR.Fleet, firings: pd.DataFrame, *, revenue: str | None = None,
              starts: tuple[float, ...] = (1.0, 1.1), grid: GridData | None = None
              ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Per-step IV-ACOPF with the charging currents of ``firings`` fixed (§5.3); voltages, generator currents."""
+    """Per-step IV-ACOPF with the charging currents of ``firings`` fixed (§5.3); voltages, generator currents.
+
+    ``revenue`` defaults to the case's ``options.revenue_mode`` (``ccp``, ``tangent``, or ``exact`` with SCIP).
+    """
     from tenflow.problems import opf
 
+    if revenue is None:
+        revenue = str(case.options.get("revenue_mode", "ccp"))
     grid = grid_from_case(case) if grid is None else grid
     J = CH.currents_of_firings(fleet, firings, grid.K)  # (K, n_bus of fleet), drawn
     busmap = pd.Index([str(b) for b in grid.buses]).get_indexer([str(b) for b in fleet.bus_ids])
