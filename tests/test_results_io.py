@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -44,3 +46,14 @@ def test_provenance_records_versions(tmp_path: Path) -> None:
     back = json.loads((tmp_path / "run.json").read_text())
     assert back["case"] == "symmetrica-lite" and back["seed"] == 0
     assert {"python", "numpy", "highspy", "clarabel"} <= set(back["versions"])
+
+
+def test_results_get_the_usual_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "run") as d:
+            atomic_write_text(d / "report.md", "x\n")
+        assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
+        assert stat.S_IMODE((tmp_path / "run" / "report.md").stat().st_mode) == 0o644
+    finally:
+        os.umask(mask)

@@ -44,6 +44,12 @@ def provenance(**fields: Any) -> dict[str, Any]:
     return rec
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def _atomic_file(path: Path) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success, remove it on failure."""
@@ -52,6 +58,7 @@ def _atomic_file(path: Path) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; results get the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -105,6 +112,7 @@ def atomic_dir(out: str | Path) -> Iterator[Path]:
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700
     try:
         yield tmp
     except BaseException:
