@@ -75,3 +75,13 @@ def test_run_flags_invariant_violations(monkeypatch, tmp_path) -> None:  # type:
     rc = main(["run", "symmetrica-lite", "--mode", "uncoordinated", "--out", str(tmp_path / "r")])
     assert rc == run_cmd.EXIT_INFEASIBLE_RESULT
     assert not pd.read_csv(tmp_path / "r" / "violations.csv").empty
+
+
+def test_run_stopped_above_gap_target_exits_4(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A time limit that stops the coordinated solve above its gap target still writes the report (feasible
+    plan, warm-started) and exits 4, as `tenflow mess run` does (mess.md §8)."""
+    rc = main(["run", "symmetrica-lite", "--mode", "coordinated", "--out", str(tmp_path / "r"),
+               "--time-limit", "2", "--gap", "1e-7"])
+    assert rc == run_cmd.EXIT_GAP_NOT_REACHED == 4
+    summary = pd.read_csv(tmp_path / "r" / "summary.csv")
+    assert len(summary) >= 1 and (tmp_path / "r" / "report.md").exists()

@@ -4,8 +4,9 @@
 
 NAME is a built-in case (``tenflow.cases.list()``), PATH a case folder. Both modes are evaluated by the
 same evaluator (:mod:`tenflow.results.omtepf_eval`) and written by :func:`tenflow.results.omtepf_report.write_report`.
-Progress is shown on a terminal (:mod:`tenflow.results.progress`); the exit code is 0 on success, the
-code of the :class:`tenflow.errors.TenflowError` raised otherwise, and 4 when a feasibility invariant is violated.
+Progress is shown on a terminal (:mod:`tenflow.results.progress`). Exit codes, as for ``tenflow mess run``: 0
+solved, 2 invalid input, 3 infeasible (the :class:`tenflow.errors.TenflowError` raised), 4 stopped (time limit)
+with a feasible plan whose gap is above the target, 1 when a solution violates a §6.2 item 5 invariant.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 import click
 
-#: exit code when the report was written but a solution violates a §6.2 item 5 invariant
-EXIT_INFEASIBLE_RESULT = 4
+#: exit code when the report was written but a solution violates a §6.2 item 5 invariant (a defect)
+EXIT_INFEASIBLE_RESULT = 1
+#: exit code when the coordinated solve stopped with a feasible plan above the gap target
+EXIT_GAP_NOT_REACHED = 4
 
 
 def load_case_ref(ref: str) -> Any:
@@ -113,4 +116,8 @@ def register(group: click.Group) -> None:
             click.secho(f"warning: {n_viol} feasibility invariant(s) violated, see {out}/violations.csv",
                         fg="yellow", err=True)
             return EXIT_INFEASIBLE_RESULT
+        if any(s.info.get("status") == "gap_not_reached" for s in res["solutions"]):
+            click.secho("warning: the coordinated solve stopped above its gap target (see report.md)",
+                        fg="yellow", err=True)
+            return EXIT_GAP_NOT_REACHED
         return 0
