@@ -965,9 +965,8 @@ def improvement(base: Evaluation, other: Evaluation) -> float:
 
 
 def table_viii(evals: Sequence[Evaluation]) -> pd.DataFrame:
-    """Table VIII side by side (one column per mode); with two modes adds the improvement row in %."""
-    df = pd.concat([e.table_viii() for e in evals], axis=1)
-    return df
+    """Table VIII side by side (one column per mode); the report adds the improvement row (:func:`improvement`)."""
+    return pd.concat([e.table_viii() for e in evals], axis=1)
 
 
 def table_ix(evals: Sequence[Evaluation]) -> pd.DataFrame:
