@@ -59,20 +59,31 @@ class TypeArrays:
     #: road arc (u, v) -> traction energy (kWh, net of recuperation) per departure step (NaN: not usable); for the
     #: §8 diagnostics only (``None`` when the instance was not built from a case)
     leg_kwh: dict[tuple[int, int], np.ndarray] | None = None
+    _memo: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def source(self, idle: int) -> np.ndarray:
-        """Trip starts: ``(idle, j0, qdep)`` for ``a <= j0``, cost 0."""
+        """Trip starts: ``(idle, j0, qdep)`` for ``a <= j0``, cost 0 (read-only array, memoised)."""
         g = self.graph
-        s = np.full(g.state_shape(), np.inf)
-        s[idle, self.a :, self.qdep] = 0.0
-        return s
+        key = ("source", idle, self.a, self.qdep, g.state_shape())
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = np.full(g.state_shape(), np.inf)
+            hit[idle, self.a :, self.qdep] = 0.0
+            hit.setflags(write=False)
+            self._memo = {**{k: v for k, v in self._memo.items() if k[0] != "source"}, key: hit}
+        return hit
 
     def sink(self, depot: int) -> np.ndarray:
-        """Trip ends: ``(depot, j_e, q)`` with ``j_e <= b`` and ``q >= qdep``, cost 0."""
+        """Trip ends: ``(depot, j_e, q)`` with ``j_e <= b`` and ``q >= qdep``, cost 0 (read-only array, memoised)."""
         g = self.graph
-        s = np.full(g.state_shape(), np.inf)
-        s[depot, : self.b + 1, self.qdep : self.qmax + 1] = 0.0
-        return s
+        key = ("sink", depot, self.b, self.qdep, self.qmax, g.state_shape())
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = np.full(g.state_shape(), np.inf)
+            hit[depot, : self.b + 1, self.qdep : self.qmax + 1] = 0.0
+            hit.setflags(write=False)
+            self._memo = {**{k: v for k, v in self._memo.items() if k[0] != "sink"}, key: hit}
+        return hit
 
 
 @dataclass
@@ -225,9 +236,15 @@ def build_graph(n_real: int, depot: int, n_steps: int, n_levels: int,
     A = len(frm)
     if A == 0:
         raise ValueError("a type has no arcs")
-    g = TSGraph(n_real + 1, n_steps, n_levels, np.array(frm), np.array(to), np.stack(ns),
-                np.stack([np.asarray(x) for x in qm]), np.stack([np.asarray(x, dtype=float) for x in co]),
-                np.array(occ), np.array(res))
+    nsa = np.empty((A, S), dtype=np.int32)
+    qma = np.empty((A, S, Q), dtype=np.int32)
+    coa = np.empty((A, S, Q), dtype=np.float64)
+    for a in range(A):  # one block copy per arc (no intermediate stacked copies)
+        nsa[a] = ns[a]
+        qma[a] = qm[a]
+        coa[a] = co[a]
+    g = TSGraph(n_real + 1, n_steps, n_levels, np.array(frm), np.array(to), nsa, qma, coa, np.array(occ),
+                np.array(res))
     return g, np.array(kind, dtype=np.int8), np.array(chg, dtype=np.int32), np.array(km, dtype=float)
 
 
@@ -358,6 +375,7 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             we=min(J, _floor((float(s["window_end"]) - start) / dt)), W=np.ascontiguousarray(W), credit=credit))
     # types
     lm = LegModel(case)
+    ckey = _case_key(case)
     arcs = [(idx[a], idx[b]) for a, b in zip(case.arcs["from"], case.arcs["to"], strict=True)]
     arc_ids = list(zip(case.arcs["from"], case.arcs["to"], strict=True))
     types: list[TypeArrays] = []
@@ -375,27 +393,15 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
         b = min(J, _floor((b0 - start) / dt))
         travel = []
         legs_e: dict[tuple[int, int], np.ndarray] = {}
-        for (u, v), (fu, fv) in zip(arcs, arc_ids, strict=True):
-            ns_arr = np.full(S, -1, dtype=np.int32)
-            qm = np.full((S, Q), -1, dtype=np.int32)
-            crate = np.zeros(S)
-            ekwh = np.full(S, np.nan)
-            km = 0.0
-            memo: dict[int, tuple[Any, np.ndarray]] = {}
-            for j in range(J):
-                lg = lm.leg(name, fu, fv, float(t_grid[j]))
-                n = max(1, _ceil(lg.duration_h / dt))
-                km = float(lg.km)
-                if j + n > J:
-                    continue
-                ns_arr[j] = n
-                ekwh[j] = float(lg.energy_kwh)
-                hit = memo.get(id(lg))
-                if hit is None or hit[0] is not lg:
-                    hit = (lg, lg.level_map(delta, qmin, Q))
-                    memo[id(lg)] = hit
-                qm[j] = hit[1]
-                crate[j] = abs(lg.energy_kwh) / (pack * lg.duration_h) if lg.duration_h > 0 else 0.0
+        tkey = (ckey, tuple(str(x) for x in r.to_numpy()), J, dt, start, delta, qmin, Q, pack)
+        legs_cached = _LEG_CACHE.get(tkey)
+        legs_new: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]] = []
+        for n_arc, ((u, v), (fu, fv)) in enumerate(zip(arcs, arc_ids, strict=True)):
+            if legs_cached is not None:
+                ns_arr, qm, crate, km, ekwh = legs_cached[n_arc]
+            else:
+                ns_arr, qm, crate, km, ekwh = _type_leg_arrays(lm, name, fu, fv, t_grid, J, dt, delta, qmin, Q, pack)
+                legs_new.append((ns_arr, qm, crate, km, ekwh))
             ok = qm >= 0
             q2 = np.where(ok, qm, qarr[None, :])
             nn = np.maximum(ns_arr, 0).astype(float)
@@ -412,6 +418,13 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
             cost = np.where(ok, cost, 0.0)
             travel.append((u, v, ns_arr, qm, cost, km))
             legs_e[(u, v)] = ekwh
+        if legs_cached is None:
+            for arr in legs_new:
+                for x in (arr[0], arr[1], arr[2], arr[4]):
+                    x.setflags(write=False)
+            if len(_LEG_CACHE) >= 16:
+                _LEG_CACHE.pop(next(iter(_LEG_CACHE)))
+            _LEG_CACHE[tkey] = legs_new
         waits = []
         okq: np.ndarray = (qarr >= qmin) & (qarr <= qmax)
         wcal = np.zeros(Q) if leg_model else np.asarray(model.calendar(lev, lev, np.full(Q, dt))) - dt * r_dep
@@ -459,6 +472,55 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
                         node_ids=node_ids, depot=depot, n_sigma=n_sigma, types=types, sites=sites,
                         charger_nodes=charger_labels, res_charger=res_charger, res_plugs=res_plugs, const=const,
                         info={"model": model_name, "pack_kwh": pack})
+
+
+#: per-type road-arc arrays (steps, level maps, C-rates, km, energies) by content key: they do not depend on the
+#: degradation model, so building the same case for another model reuses them (§6.7 "arc tables once per type")
+_LEG_CACHE: dict[tuple[Any, ...], list[tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]]] = {}
+
+
+def _case_key(case: Any) -> bytes:
+    """Content digest of everything the travel arcs depend on (config, nodes, arcs, speed factors, trucks)."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    h = hashlib.sha256(json.dumps(case.config, sort_keys=True, default=str).encode())
+    for name in ("nodes", "arcs", "speed_factors", "trucks"):
+        df = getattr(case, name, None)
+        if df is None:
+            continue
+        h.update(name.encode() + repr(list(df.columns)).encode() + repr(df.dtypes.tolist()).encode())
+        h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
+    return h.digest()
+
+
+def _type_leg_arrays(lm: Any, name: str, fu: Any, fv: Any, t_grid: np.ndarray, J: int, dt: float, delta: float,
+                     qmin: int, Q: int, pack: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """Steps, level map, C-rate and traction energy of one road arc for every departure step (§6.1 travel arcs)."""
+    S = J + 1
+    ns_arr = np.full(S, -1, dtype=np.int32)
+    qm = np.full((S, Q), -1, dtype=np.int32)
+    crate = np.zeros(S)
+    ekwh = np.full(S, np.nan)
+    km = 0.0
+    memo: dict[int, tuple[Any, np.ndarray]] = {}
+    for j in range(J):
+        lg = lm.leg(name, fu, fv, float(t_grid[j]))
+        n = max(1, _ceil(lg.duration_h / dt))
+        km = float(lg.km)
+        if j + n > J:
+            continue
+        ns_arr[j] = n
+        ekwh[j] = float(lg.energy_kwh)
+        hit = memo.get(id(lg))
+        if hit is None or hit[0] is not lg:
+            hit = (lg, lg.level_map(delta, qmin, Q))
+            memo[id(lg)] = hit
+        qm[j] = hit[1]
+        crate[j] = abs(lg.energy_kwh) / (pack * lg.duration_h) if lg.duration_h > 0 else 0.0
+    return ns_arr, qm, crate, km, ekwh
 
 
 def pd_isna(x: Any) -> bool:
