@@ -345,6 +345,7 @@ def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: 
             return CGResult(-np.inf, lp1, lp1.duals, it, infeasible=True, certificate=certificate(inst, pool, lp1),
                             timings={"cg": time.perf_counter() - t0})
         lp = solve_lp(inst, pool)
+    master_lp = MasterLP(inst, pool)
     best_lb = -np.inf
     center: Duals | None = None
     while True:
@@ -370,8 +371,71 @@ def column_generation(inst: MessInstance, pool: Pool, pricer: Pricer, *, alpha: 
             break
         if time.perf_counter() > deadline:
             break
-        lp = solve_lp(inst, pool)
+        lp = master_lp.solve()
     return CGResult(best_lb, lp, lp.duals, it, timings={"cg": time.perf_counter() - t0})
+
+
+class MasterLP:
+    """The phase-II master LP kept alive in one HiGHS instance: new pool columns are appended (and the cost of a
+    column replaced by a cheaper one with the same signature is updated), so each re-solve starts from the previous
+    basis (§6.7). Rows: sites (= 1), fleet (<= n_k), plugs (<= plugs_r), as in :func:`build_program`."""
+
+    def __init__(self, inst: MessInstance, pool: Pool) -> None:
+        import highspy
+
+        self.inst, self.pool = inst, pool
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        n_s = len(inst.sites)
+        fleet_cap, plug_cap = caps(inst)
+        lo = np.concatenate([np.ones(n_s), np.full(fleet_cap.size + plug_cap.size, -np.inf)])
+        hi = np.concatenate([np.ones(n_s), fleet_cap, plug_cap])
+        self.n_rows = lo.size
+        self.h.addRows(self.n_rows, lo, hi, 0, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32),
+                       np.zeros(0))
+        self.costs: list[float] = []
+
+    def sync(self) -> None:
+        cols = self.pool.cols
+        n0 = len(self.costs)
+        for i in range(n0):  # in-place replacements (same signature, lower cost)
+            if cols[i].cost != self.costs[i]:
+                self.h.changeColCost(i, float(cols[i].cost))
+                self.costs[i] = float(cols[i].cost)
+        if len(cols) == n0:
+            return
+        n_s = len(self.inst.sites)
+        starts, idx, val = [], [], []
+        for c in cols[n0:]:
+            starts.append(len(idx))
+            o = c.occ.reshape(-1)
+            pl = c.plugs.reshape(-1)
+            io = np.nonzero(o)[0]
+            ip = np.nonzero(pl)[0]
+            idx.extend([c.site, *(n_s + io).tolist(), *(n_s + o.size + ip).tolist()])
+            val.extend([1.0, *o[io].astype(float).tolist(), *pl[ip].astype(float).tolist()])
+        new = cols[n0:]
+        cost = np.array([c.cost for c in new], dtype=float)
+        self.h.addCols(len(new), cost, np.zeros(len(new)), np.full(len(new), np.inf), len(idx),
+                       np.array(starts, dtype=np.int32), np.array(idx, dtype=np.int32), np.array(val, dtype=float))
+        self.costs.extend(cost.tolist())
+
+    def solve(self) -> LPResult:
+        self.sync()
+        self.h.run()
+        status = str(self.h.getModelStatus()).split(".")[-1]
+        if status != "kOptimal":
+            raise SolverError(f"master LP: HiGHS status {status}")
+        sol = self.h.getSolution()
+        inst = self.inst
+        K, J, R, S = len(inst.types), inst.n_steps, inst.n_res, inst.S
+        n_s = len(inst.sites)
+        d = np.asarray(sol.row_dual, dtype=float)
+        pi = d[:n_s].copy()
+        mu = np.minimum(d[n_s : n_s + K * J], 0.0).reshape(K, J)
+        nu = np.minimum(d[n_s + K * J :], 0.0).reshape(R, S) if R else np.zeros((0, S))
+        z = float(self.h.getInfo().objective_function_value)
+        return LPResult(z, np.asarray(sol.col_value, dtype=float), Duals(pi, mu, nu))
 
 
 def _lp_feasible(inst: MessInstance, pool: Pool) -> bool:
