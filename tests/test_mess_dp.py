@@ -35,8 +35,9 @@ def test_chain_dp_numba_equals_numpy(seed: int) -> None:
             b = dp.chain_dp(inst, i, tb, numba=False)  # type: ignore[arg-type]
             assert a.value == b.value or (np.isinf(a.value) and np.isinf(b.value))
             assert (a.end_j, a.end_q) == (b.end_j, b.end_q)
-            for f in ("V", "Vk", "H", "Hj", "Hq"):
+            for f in ("V", "Vk", "H", "Hj", "Hq", "E"):
                 assert np.array_equal(getattr(a, f), getattr(b, f)), f
+            assert a.ends(5) == b.ends(5)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -125,3 +126,28 @@ def test_tsdp_prices_shift_values() -> None:
             steps = jl + int(ty.graph.nsteps[a, jl]) - j
             assert td.bw.G[st] >= base.bw.G[st] - 1e-12
             assert abs(td.bw.G[st] - tsdp.path_cost(ty.graph, path) - p * steps) < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_extra_chain_ends_value_equals_column_reduced_cost(seed: int) -> None:
+    """§6.2 step 4 extra columns: the best chain ending with the pack installed at each returned end (j, q) has the
+    DP end value E[j, q] as its cost recomputed from the arcs minus the dual terms; ends are distinct steps."""
+    inst = random_micro(seed)
+    d = _random_duals(inst, seed)
+    trips = [dp.trip_dp(inst, k, master.type_prices(inst, d, k)) for k in range(len(inst.types))]
+    for i in range(len(inst.sites)):
+        cd = dp.chain_dp(inst, i, trips)  # type: ignore[arg-type]
+        ends = cd.ends(5)
+        if not np.isfinite(cd.value):
+            assert ends == []
+            continue
+        assert ends[0] == (cd.end_j, cd.end_q) and len({j for j, _q in ends}) == len(ends)
+        assert cd.E is not None
+        for j, q in ends:
+            col = dp.trace_chain(inst, cd, trips, (j, q))  # type: ignore[arg-type]
+            assert col is not None
+            ev = cd.E[0, 0] if j == -1 else cd.E[j, q]
+            rc = master.reduced_cost(col, d) + d.pi[i]
+            assert abs(rc - ev) < 1e-9 * max(1.0, abs(rc))
+            last = col.trips[-1] if col.trips else None
+            assert (last.js, last.q_del) == (j, q) if last is not None else j == -1
