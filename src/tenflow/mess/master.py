@@ -405,7 +405,9 @@ class MasterLP:
         if len(cols) == n0:
             return
         n_s = len(self.inst.sites)
-        starts, idx, val = [], [], []
+        starts: list[int] = []
+        idx: list[int] = []
+        val: list[float] = []
         for c in cols[n0:]:
             starts.append(len(idx))
             o = c.occ.reshape(-1)

@@ -350,14 +350,17 @@ def solve_instance(inst: MessInstance, *, time_limit: float = 60.0, gap_abs: flo
         pool.add(c)
     # step 3: each site's best chain restricted to each single type; given extra columns (baselines)
     if len(inst.types) > 1:
-        for k in range(len(inst.types)):
-            only: list[dp.TripDP | None] = [td if kk == k else None for kk, td in enumerate(trips)]
-            cds_k = master._map(lambda i, only=only: dp.chain_dp(inst, i, only, numba=numba), range(len(inst.sites)))
-            for cd in cds_k:
-                c = dp.trace_chain(inst, cd, only)
-                if c is not None:
-                    c.origin = f"type-{inst.types[k].name}"
-                    pool.add(c)
+        # a site whose uncoupled best chain uses type k only already has its best type-k chain in the pool
+        onlys: list[list[dp.TripDP | None]] = [[td if kk == k else None for kk, td in enumerate(trips)]
+                                               for k in range(len(inst.types))]
+        pairs = [(k, i) for k in range(len(inst.types)) for i, c in enumerate(cols)
+                 if inst.types[k].serves[i] and c is not None and any(t.k != k for t in c.trips)]
+        cds_k = master._map(lambda p: dp.chain_dp(inst, p[1], onlys[p[0]], numba=numba), pairs)
+        for (k, _i), cd in zip(pairs, cds_k, strict=True):
+            c = dp.trace_chain(inst, cd, onlys[k])
+            if c is not None:
+                c.origin = f"type-{inst.types[k].name}"
+                pool.add(c)
     for c in extra_columns or []:
         pool.add(c)
     timings["uncoupled"] = time.perf_counter() - t_start
