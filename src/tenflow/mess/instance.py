@@ -376,6 +376,9 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
     # types
     lm = LegModel(case)
     ckey = _case_key(case)
+    arc_sig = [(str(z), float(d), float(gr), float(fs)) for d, gr, z, fs in
+               zip(case.arcs["length_km"], case.arcs["grade_pct"], case.arcs["zone_km"], case.arcs["free_speed_kmh"],
+                   strict=True)]
     arcs = [(idx[a], idx[b]) for a, b in zip(case.arcs["from"], case.arcs["to"], strict=True)]
     arc_ids = list(zip(case.arcs["from"], case.arcs["to"], strict=True))
     types: list[TypeArrays] = []
@@ -396,30 +399,41 @@ def build_instance(case: Any, degradation: str | None = None, *, step_min: float
         tkey = (ckey, tuple(str(x) for x in r.to_numpy()), J, dt, start, delta, qmin, Q, pack)
         legs_cached = _LEG_CACHE.get(tkey)
         legs_new: list[tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]] = []
+        by_sig: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]] = {}
+        cost_memo: dict[tuple[int, int, int, float], np.ndarray] = {}
         for n_arc, ((u, v), (fu, fv)) in enumerate(zip(arcs, arc_ids, strict=True)):
             if legs_cached is not None:
                 ns_arr, qm, crate, km, ekwh = legs_cached[n_arc]
             else:
-                ns_arr, qm, crate, km, ekwh = _type_leg_arrays(lm, name, fu, fv, t_grid, J, dt, delta, qmin, Q, pack)
-                legs_new.append((ns_arr, qm, crate, km, ekwh))
-            ok = qm >= 0
-            q2 = np.where(ok, qm, qarr[None, :])
-            nn = np.maximum(ns_arr, 0).astype(float)
-            h = np.broadcast_to((nn * dt)[:, None], (S, Q))
-            s1 = np.broadcast_to(lev[None, :], (S, Q))
-            s2 = q2 / L
-            if leg_model:
-                t1 = np.broadcast_to((t_grid + nn * dt)[:, None], (S, Q))
-                wear: np.ndarray = np.asarray(model.leg(s1, s2, np.broadcast_to(t_grid[:, None], (S, Q)), t1))
-            else:
-                wear = (np.asarray(model.calendar(s1, s2, h)) - h * r_dep
-                        + np.asarray(model.cycle(s1, s2, np.broadcast_to(crate[:, None], (S, Q)))))
-            cost = km * per_km + wage * h + wear
-            cost = np.where(ok, cost, 0.0)
+                # roads with the same length, grade, zones and free speed drive identically (physics.LegModel)
+                hit = by_sig.get(arc_sig[n_arc])
+                if hit is None:
+                    hit = _type_leg_arrays(lm, name, fu, fv, t_grid, J, dt, delta, qmin, Q, pack)
+                    by_sig[arc_sig[n_arc]] = hit
+                ns_arr, qm, crate, km, ekwh = hit
+                legs_new.append(hit)
+            ckey_arc = (id(ns_arr), id(qm), id(crate), km)
+            cost = cost_memo.get(ckey_arc)  # arcs sharing their leg arrays share the cost table
+            if cost is None:
+                ok = qm >= 0
+                q2 = np.where(ok, qm, qarr[None, :])
+                nn = np.maximum(ns_arr, 0).astype(float)
+                h = np.broadcast_to((nn * dt)[:, None], (S, Q))
+                s1 = np.broadcast_to(lev[None, :], (S, Q))
+                s2 = q2 / L
+                if leg_model:
+                    t1 = np.broadcast_to((t_grid + nn * dt)[:, None], (S, Q))
+                    wear: np.ndarray = np.asarray(model.leg(s1, s2, np.broadcast_to(t_grid[:, None], (S, Q)), t1))
+                else:
+                    wear = (np.asarray(model.calendar(s1, s2, h)) - h * r_dep
+                            + np.asarray(model.cycle(s1, s2, np.broadcast_to(crate[:, None], (S, Q)))))
+                cost = km * per_km + wage * h + wear
+                cost = np.where(ok, cost, 0.0)
+                cost_memo[ckey_arc] = cost
             travel.append((u, v, ns_arr, qm, cost, km))
             legs_e[(u, v)] = ekwh
         if legs_cached is None:
-            for arr in legs_new:
+            for arr in by_sig.values():
                 for x in (arr[0], arr[1], arr[2], arr[4]):
                     x.setflags(write=False)
             if len(_LEG_CACHE) >= 16:
