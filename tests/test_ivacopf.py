@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from _opf_cases import symmetrica_lite_grid
 from tenflow.errors import InfeasibleError
 from tenflow.formulations import ivacopf as iv
-from tenflow.formulations.grid_data import GridData, symmetrica_lite_grid
+from tenflow.formulations.grid_data import GridData
 from tenflow.problems.opf import build_opf, scan_opf, solve
 from tenflow.solve import ClarabelSolver, Program, solve_clarabel
 

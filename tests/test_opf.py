@@ -10,10 +10,10 @@ import pytest
 
 import tenflow
 import tenflow.opf as opf
-from _opf_cases import symmetrica_with_charging
+from _opf_cases import symmetrica_lite_grid, symmetrica_with_charging
 from tenflow.errors import CaseError, InfeasibleError
 from tenflow.formulations import ivacopf as iv
-from tenflow.formulations.grid_data import GridData, grid_from_case, symmetrica_lite_grid
+from tenflow.formulations.grid_data import GridData, grid_from_case
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 import tenflow
 import tenflow.opf as opf
-from _opf_cases import symmetrica_with_charging
+from _opf_cases import symmetrica_lite_grid, symmetrica_with_charging
 from tenflow.formulations.grid_data import grid_from_case
 
 
@@ -43,7 +43,7 @@ def test_with_charging_every_step_equals_the_scan():
 
 
 def test_scan_rejects_multi_generator_grids():
-    g = opf.symmetrica_lite_grid(K=1)
+    g = symmetrica_lite_grid(K=1)
     two = g.with_options(gen_ids=g.gen_ids.append(g.gen_ids + "b"), gen_bus=np.array([17, 2]),
                          gen_cost_a=np.r_[g.gen_cost_a, g.gen_cost_a], gen_cost_b=np.r_[g.gen_cost_b, g.gen_cost_b],
                          gen_cost_c=np.r_[g.gen_cost_c, g.gen_cost_c], gen_ir_min=np.r_[0.0, 0.0],

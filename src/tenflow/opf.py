@@ -6,7 +6,7 @@ Multi-period convex IV-AC optimal power flow of omtepf.md §3.6–3.8/§3.10 (se
 
 from __future__ import annotations
 
-from tenflow.formulations.grid_data import GridData, grid_from_case, symmetrica_lite_grid
+from tenflow.formulations.grid_data import GridData, grid_from_case
 from tenflow.problems.opf import (
     OPFResult,
     build_opf,
@@ -18,4 +18,4 @@ from tenflow.problems.opf import (
 )
 
 __all__ = ["GridData", "OPFResult", "build_opf", "bus_prices", "diagnose_infeasibility", "grid_from_case",
-           "load_grid", "scan_opf", "solve", "symmetrica_lite_grid"]
+           "load_grid", "scan_opf", "solve"]

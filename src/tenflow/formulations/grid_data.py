@@ -5,8 +5,7 @@
 fixed extra injections, voltage bounds, secant angle, reference bus and demand-revenue coefficients.
 It never touches solver variables (DEVELOPERS.md layering); it is built from a :class:`tenflow.case.Case`
 (:func:`tenflow.problems.opf.grid_from_case`), from pandapower feeders
-(:mod:`tenflow.case.pandapower_import`) or directly (:func:`symmetrica_lite_grid`, built from the numbers
-printed in omtepf.md, independent of any case file).
+(:mod:`tenflow.case.pandapower_import`) or directly.
 
 Conventions (all per unit):
 
@@ -358,66 +357,6 @@ class GridData:
     def with_options(self, **changes: Any) -> GridData:
         """A copy with some fields replaced (e.g. ``secant_theta_deg``, ``vmin``, ``extra_injection``)."""
         return replace(self, **changes)
-
-
-# ---------------------------------------------------------------------------------------------
-# Symmetrica-lite, built directly from the numbers printed in omtepf.md §2.3, §4.3 and §4.5
-# ---------------------------------------------------------------------------------------------
-
-#: omtepf.md §4.3: (line, from, to, g, b)
-SYMMETRICA_LITE_LINES: tuple[tuple[int, int, int, float, float], ...] = (
-    (1, 25, 12, 46.5, -15.8), (2, 2, 19, 40.8, -13.8), (3, 25, 14, 60.1, -5.9), (4, 1, 16, 64.7, -6.3),
-    (5, 4, 5, 65.9, -6.6), (6, 5, 6, 58.2, -19.7), (7, 6, 7, 41.5, -14.1), (8, 4, 21, 28.2, -26.3),
-    (9, 26, 25, 129.5, -43.7), (10, 17, 26, 72.8, -24.6), (11, 17, 24, 50.6, -17.1), (12, 17, 22, 72.8, -24.6),
-    (13, 23, 10, 55.4, -18.8), (14, 22, 23, 116.4, -39.4), (15, 3, 2, 60.2, -56.2), (16, 18, 3, 0.0, -1111.1),
-    (17, 10, 9, 5.6, -0.2), (18, 20, 17, 182.0, -62.2), (19, 3, 20, 145.8, -136.3), (20, 16, 15, 48.5, -16.4),
-    (21, 3, 4, 60.2, -56.2), (22, 23, 8, 46.5, -15.8), (23, 14, 13, 4.1, -14.1), (24, 24, 11, 46.5, -15.8),
-    (25, 2, 1, 56.4, -52.6),
-)
-
-
-def symmetrica_sigma(K: int = 57) -> Array:
-    """Solar shape sigma(k) of omtepf.md §4.5 (trapezoid; sum 34 over k = 0..56)."""
-    k = np.arange(K, dtype=float)
-    s = np.where(k <= 2, 0.0, np.where(k <= 24, (k - 2) / 22, np.where(k <= 40, 1.0, (54 - k) / 14)))
-    return np.where(k >= 54, 0.0, s)
-
-
-def symmetrica_lite_grid(K: int = 57, *, one_way: bool = True) -> GridData:
-    """The Symmetrica-lite distribution grid without EV charging (omtepf.md §2.3, §4.3, §4.5).
-
-    26 buses (labels 1..26), 25 lines, generator at bus 18 (reference), 17 PV panels (buses 1..17,
-    ``I_s = 0.12 sigma(k) (0.9 - j 0.43589)``), 25 admittance loads (pf 0.9 inductive), cost
-    ``a=0.01, b=0.1, c=0``, demand revenue ``beta_P = 0.5``, ``V in [0.9, 1.1]``, secant angle 0,
-    generator box ``0 <= Ir <= 5``, ``-5 <= Ii <= 5``, one-way lines.
-    """
-    buses = pd.Index(range(1, 27), name="bus")
-    pos = {b: i for i, b in enumerate(buses)}
-    lines = np.array(SYMMETRICA_LITE_LINES, dtype=float)
-    sig = symmetrica_sigma(K)
-    k = np.arange(K)
-    tanphi = np.tan(np.arccos(0.9))
-    g_house = 0.017 + 0.095 * sig + 0.017 * (k <= 11) + 0.026 * (k >= 44)
-    g_office = 0.043 + 0.170 * ((k >= 8) & (k <= 47))
-    load_buses = [*range(1, 18), *range(19, 27)]
-    G = np.column_stack([g_house] * 16 + [g_office] + [np.full(K, 0.013)] * 8)
-    u = 0.9 - 1j * np.sqrt(1 - 0.81)
-    Is = np.outer(0.12 * sig * u, np.ones(17))
-    return GridData(
-        buses=buses, steps=pd.RangeIndex(K, name="k"),
-        line_ids=pd.Index([f"L{int(i)}" for i in lines[:, 0]], name="line"),
-        line_from=np.array([pos[int(b)] for b in lines[:, 1]]), line_to=np.array([pos[int(b)] for b in lines[:, 2]]),
-        line_g=lines[:, 3], line_b=lines[:, 4], line_one_way=np.full(25, one_way),
-        gen_ids=pd.Index(["G18"], name="generator"), gen_bus=np.array([pos[18]]),
-        gen_cost_a=0.01, gen_cost_b=0.1, gen_cost_c=0.0, gen_ir_min=0.0, gen_ir_max=5.0, gen_ii_min=-5.0,
-        gen_ii_max=5.0,
-        vg_ids=pd.Index([f"PV{b}" for b in range(1, 18)], name="variable_generator"),
-        vg_bus=np.array([pos[b] for b in range(1, 18)]), vg_current=Is,
-        load_ids=pd.Index([f"D{b}" for b in load_buses], name="load"),
-        load_bus=np.array([pos[b] for b in load_buses]), load_G=G, load_B=-G * tanphi,
-        load_beta_p=0.5, vmin=0.9, vmax=1.1, secant_theta_deg=0.0, ref_bus=pos[18], name="symmetrica-lite",
-        base={"s_mva": 1.0, "step_minutes": 15, "start_time": "06:00", "note": "per unit; omtepf.md §4"},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
