@@ -22,7 +22,8 @@ procedure, §3.10 option 2; a majoriser of the true objective). Default backend 
 
 The warm start is the uncoordinated solution, and ``v_hat`` defaults to its voltages: the uncoordinated plan is
 then feasible for the program with objective equal to its true value, so the coordinated result is never worse
-(omtepf.md §6.2 item 6). Optional backend ``"scip"`` solves the same convex MI program exactly with SCIP.
+(omtepf.md §6.2 item 6). Optional backends ``"scip"`` / ``"gurobi"`` solve the same convex MI program exactly
+with SCIP / Gurobi.
 """
 
 from __future__ import annotations
@@ -345,25 +346,42 @@ def solve_oa(model: CoordinatedModel, x_start: Array | None, *, rel_gap: float =
     return OAResult(x=best_x, ub=ub, lb=lb, gap=gap, history=hist, milp_s=milp_s, polish_s=polish_s, n_cuts=n_cuts)
 
 
-def solve_scip_backend(model: CoordinatedModel, *, rel_gap: float = 1e-3, time_limit: float = 600.0,
-                       verbose: bool = False) -> tuple[Array, float, float, float, dict]:
-    """Optional exact backend: the same convex MI program solved by SCIP (``heuristics/mpec/freq = -1``)."""
-    from tenflow.solve.scip_backend import solve_scip
+def solve_exact_backend(model: CoordinatedModel, *, backend: str = "scip", rel_gap: float = 1e-3,
+                        time_limit: float = 600.0, threads: int | None = None,
+                        verbose: bool = False) -> tuple[Array, float, float, float, dict]:
+    """Optional exact backends: the same convex MI program solved by SCIP (``heuristics/mpec/freq = -1``) or
+    Gurobi (MISOCP as quadratic constraints); SCIP's/Gurobi's integer decisions are polished by the exact
+    convex subproblem. Returns ``(x, ub, lb, gap, extra)``."""
+    if backend == "scip":
+        from tenflow.solve.scip_backend import solve_scip
 
-    s = solve_scip(model.prog, gap=rel_gap, time_limit=time_limit, verbose=verbose)
+        s = solve_scip(model.prog, gap=rel_gap, time_limit=time_limit, verbose=verbose)
+    elif backend == "gurobi":
+        from tenflow.solve.gurobi_backend import solve_gurobi
+
+        s = solve_gurobi(model.prog, gap=rel_gap, time_limit=time_limit, threads=threads, verbose=verbose)
+    else:
+        raise ValueError(f"exact backend must be 'scip' or 'gurobi', not {backend!r}")
+    st_key = f"{backend}_status"
     if s.status not in ("optimal", "feasible"):
         if s.status == "infeasible":
-            raise InfeasibleError("the coordinated OMTEPF is infeasible (SCIP)")
-        return np.full(model.prog.n, np.nan), np.inf, -np.inf, np.inf, {"scip_status": s.info.get("scip_status")}
+            raise InfeasibleError(f"the coordinated OMTEPF is infeasible ({backend})")
+        return np.full(model.prog.n, np.nan), np.inf, -np.inf, np.inf, {st_key: s.info.get(st_key)}
     x = s.x.copy()
     x[model.tv.x.slice] = np.round(x[model.tv.x.slice])
-    xp, val = _polish(model, x)  # exact convex value of SCIP's integer decisions (removes SCIP tolerances)
+    xp, val = _polish(model, x)  # exact convex value of the solver's integer decisions (removes its tolerances)
     ub = min(val, float(s.objective)) if np.isfinite(val) else float(s.objective)
     if np.isfinite(val) and val <= float(s.objective) + 1e-9:
         x = xp
     lb = float(s.bound if s.bound is not None else -np.inf)
-    return x, ub, lb, (ub - lb) / max(abs(ub), 1e-9), {"scip_s": s.time_s, "scip_status": s.info.get("scip_status"),
+    return x, ub, lb, (ub - lb) / max(abs(ub), 1e-9), {f"{backend}_s": s.time_s, st_key: s.info.get(st_key),
                                                        "nodes": s.info.get("nodes")}
+
+
+def solve_scip_backend(model: CoordinatedModel, *, rel_gap: float = 1e-3, time_limit: float = 600.0,
+                       verbose: bool = False) -> tuple[Array, float, float, float, dict]:
+    """Optional exact backend: the same convex MI program solved by SCIP (see :func:`solve_exact_backend`)."""
+    return solve_exact_backend(model, backend="scip", rel_gap=rel_gap, time_limit=time_limit, verbose=verbose)
 
 
 def diagnose(model: CoordinatedModel) -> list[str]:
@@ -538,8 +556,9 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
         x, ub, lb, gap = res.x, res.ub, res.lb, res.gap
         hist, extra = res.history, {"milp_s": res.milp_s, "polish_s": res.polish_s}
         n_cuts = res.n_cuts
-    elif backend == "scip":
-        x, ub, lb, gap, extra = solve_scip_backend(model, rel_gap=rel_gap, time_limit=time_limit, verbose=verbose)
+    elif backend in ("scip", "gurobi"):
+        x, ub, lb, gap, extra = solve_exact_backend(model, backend=backend, rel_gap=rel_gap, time_limit=time_limit,
+                                                    threads=threads, verbose=verbose)
         n_cuts = 0
         if feas["feasible"] and (not np.isfinite(ub) or ub > true_objective(model, x0) + 1e-9):  # keep warm start
             xp, val = _polish(model, x0)
@@ -548,7 +567,7 @@ def run(case: Case, *, backend: str = "highs", rel_gap: float = 1e-3, time_limit
                 gap = (ub - lb) / max(abs(ub), 1e-9)
         hist = []
     else:
-        raise ValueError(f"backend must be 'highs' or 'scip', not {backend!r}")
+        raise ValueError(f"backend must be 'highs', 'scip' or 'gurobi', not {backend!r}")
     t_solve = time.perf_counter() - t1 - build_s
     true0 = true_objective(model, x)
     ccp_hist = [true0]
