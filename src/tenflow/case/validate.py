@@ -169,7 +169,7 @@ def _check_frames(case: Case, iss: IssueCollector) -> None:
 def _check_roads(case: Case, iss: IssueCollector, buffers: set[str], buses: set[str]) -> None:
     r = case.roads
     f = T.ROADS.filename
-    for i in np.flatnonzero((r["a"] == r["b"]).to_numpy()):
+    for i in np.flatnonzero((r["a"] == r["b"]).to_numpy()).tolist():
         iss.add(f"road joins buffer '{r['a'].iat[i]}' to itself", file=f, row=int(i) + 1, field="b")
     for i in range(len(r)):
         if r["charge_mode"].iat[i] == "none":

@@ -324,7 +324,7 @@ def certificate(inst: MessInstance, pool: Pool, lp: LPResult) -> list[str]:
                          f"{hhmm(j)}–{hhmm(j1)} (sites {', '.join(map(str, sites))})")
             j = j1
     for r in range(inst.n_res):
-        for j in np.nonzero(lp.slack_plug[r] > 1e-7)[0]:
+        for j in np.nonzero(lp.slack_plug[r] > 1e-7)[0].tolist():
             c = inst.charger_nodes[int(inst.res_charger[r])]
             need = int(np.ceil(inst.res_plugs[r] + lp.slack_plug[r, j] - 1e-7))
             lines.append(f"charger {c}: {need} plugs needed, {int(inst.res_plugs[r])} available at {hhmm(int(j))}")

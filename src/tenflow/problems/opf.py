@@ -309,9 +309,9 @@ def _relaxed_voltage_buses(grid: GridData, s: int) -> list[tuple[Any, str, float
         return None
     out: list[tuple[Any, str, float]] = []
     lo_v, hi_v = sol["sig_lo"], sol["sig_hi"]
-    for n in np.flatnonzero(lo_v > 1e-6):
+    for n in np.flatnonzero(lo_v > 1e-6).tolist():
         out.append((grid.buses[n], "below vmin", float(lo_v[n])))
-    for n in np.flatnonzero(hi_v > 1e-6):
+    for n in np.flatnonzero(hi_v > 1e-6).tolist():
         out.append((grid.buses[n], "above vmax", float(hi_v[n])))
     return out
 
