@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from omtepf_spec_case import v2g_tiny_case
 from tenflow.errors import SolverError
 from tenflow.solve import Program, Solution, solve_clarabel, solve_highs
+from test_scip_backend import misocp_program
 from test_solve import small_lp
 
 pytest.importorskip("gurobipy", reason="gurobipy (extra 'gurobi') is not installed")
@@ -128,22 +129,8 @@ def test_convex_quadratic_objective_against_clarabel() -> None:
     np.testing.assert_allclose(s["v"], ref["v"], atol=1e-4)
 
 
-def _misocp() -> tuple[Program, np.ndarray]:
-    c = np.array([2.3, 3.6])
-    p = Program("misocp")
-    x = p.add_vars("x", 2, lb=0, ub=4, integer=True)
-    t = p.add_vars("t", 1, lb=0)
-    p.add_rows("cap", [(x, np.array([[1.0, 1.0]]))], hi=5.0)
-    F = sp.csr_matrix(([1.0], ([0], [t.start])), shape=(1, p.n))
-    G = sp.csr_matrix(([1.0, 1.0], ([0, 1], [x.start, x.start + 1])), shape=(2, p.n))
-    p.add_soc("dist", F, 0.0, G, -c)
-    p.add_objective(t, 1.0)
-    p.add_objective(x, np.array([0.1, 0.0]))
-    return p, c
-
-
 def test_misocp_matches_brute_force_and_scip() -> None:
-    p, c = _misocp()
+    p, c = misocp_program()
     s = _gurobi(p)
     best = min((np.hypot(a - c[0], b - c[1]) + 0.1 * a, a, b)
                for a, b in itertools.product(range(5), repeat=2) if a + b <= 5)

@@ -14,8 +14,8 @@ pytest.importorskip("pyscipopt", reason="pyscipopt (extra 'scip') is not install
 from tenflow.solve.scip_backend import solve_scip  # noqa: E402
 
 
-def test_misocp_matches_brute_force():
-    """min (x0 - 2.3)^2-ish via epigraph t >= ||(x - c)||, integer x0, x1 in 0..4, x0 + x1 <= 5."""
+def misocp_program() -> tuple[Program, np.ndarray]:
+    """min ||x - c|| + 0.1 x0 via the epigraph t >= ||x - c||, integer x0, x1 in 0..4, x0 + x1 <= 5."""
     c = np.array([2.3, 3.6])
     p = Program("misocp")
     x = p.add_vars("x", 2, lb=0, ub=4, integer=True)
@@ -26,6 +26,11 @@ def test_misocp_matches_brute_force():
     p.add_soc("dist", F, 0.0, G, -c)
     p.add_objective(t, 1.0)
     p.add_objective(x, [0.1, 0.0])
+    return p, c
+
+
+def test_misocp_matches_brute_force():
+    p, c = misocp_program()
     sol = solve_scip(p)
     best = min((np.hypot(a - c[0], b - c[1]) + 0.1 * a, a, b)
                for a, b in itertools.product(range(5), repeat=2) if a + b <= 5)
